@@ -1,0 +1,1 @@
+"""WindFlow's shared kernel: settings and the error hierarchy every layer uses."""

@@ -1,0 +1,111 @@
+"""The one settings object of WindFlow.
+
+Read from ``WINDFLOW_*`` environment variables and an optional ``.env`` file. Nothing
+else in the code base reads the environment: everything receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from windflow.errors import ConfigurationError
+
+DEV_SECRET_KEY = "windflow-development-secret-change-me"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "windflow"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WINDFLOW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; defaults to a SQLite file in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key for target secrets at rest; derived from secret_key if unset.",
+    )
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+    jwt_issuer: str = "windflow"
+
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = Field(
+        default=None, description="Defaults to the issuer's discovery document's jwks_uri."
+    )
+    oidc_jwks_cache_seconds: int = 300
+
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    page_size_max: int = Field(default=200, ge=1)
+
+    approval_ttl_seconds: int = Field(default=3600, ge=60)
+    docker_host: str | None = Field(
+        default=None, description="Docker endpoint for the local target; the SDK default if unset."
+    )
+
+    llm_model: str | None = Field(
+        default=None, description="Any LiteLLM model string; unset means no-model mode."
+    )
+    llm_api_base: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 60.0
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() in (
+            DEV_SECRET_KEY,
+            "",
+        ):
+            raise ConfigurationError(
+                "WINDFLOW_SECRET_KEY is the development default while WINDFLOW_ENVIRONMENT=production",
+                hint="set WINDFLOW_SECRET_KEY to a long random value, e.g. `openssl rand -hex 32`",
+            )
+        if self.environment == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise ConfigurationError(
+                "WINDFLOW_SECRET_KEY is shorter than 32 characters",
+                hint="use a long random value, e.g. `openssl rand -hex 32`",
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'windflow.db'}"
+
+    @cached_property
+    def fernet_key(self) -> bytes:
+        if self.encryption_key is not None:
+            return self.encryption_key.get_secret_value().encode()
+        digest = hashlib.sha256(
+            b"windflow-target-secrets:" + self.secret_key.get_secret_value().encode()
+        ).digest()
+        return base64.urlsafe_b64encode(digest)
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
