@@ -1,0 +1,1 @@
+"""The ``windflow`` command line: serve, init, and local administration."""

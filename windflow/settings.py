@@ -81,7 +81,8 @@ class Settings(BaseSettings):
             "",
         ):
             raise ConfigurationError(
-                "WINDFLOW_SECRET_KEY is the development default while WINDFLOW_ENVIRONMENT=production",
+                "WINDFLOW_SECRET_KEY is the development default "
+                "while WINDFLOW_ENVIRONMENT=production",
                 hint="set WINDFLOW_SECRET_KEY to a long random value, e.g. `openssl rand -hex 32`",
             )
         if self.environment == "production" and len(self.secret_key.get_secret_value()) < 32:

@@ -1,0 +1,77 @@
+"""The FastAPI application factory: one app per ``Settings``, no module-level state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from api import problems
+from api.auth.oidc import OidcVerifier
+from api.auth.rate_limit import SlidingWindowLimiter
+from api.body_limit import BodyLimitMiddleware
+from api.db.engine import Database, migrate
+from api.db.secrets_box import SecretsBox
+from api.routers import auth, deployments, health, orgs, stacks, targets
+from api.state import AppState
+from guardrails.rbac import RbacPolicy
+from windflow.settings import Settings
+
+log = logging.getLogger("windflow.api")
+
+
+def build_state(settings: Settings) -> AppState:
+    if settings.database_url is None:
+        settings.ensure_data_dir()
+    http = httpx.AsyncClient()
+    return AppState(
+        settings=settings,
+        db=Database(settings.resolved_database_url),
+        rbac=RbacPolicy(),
+        secrets_box=SecretsBox(settings.fernet_key),
+        login_limiter=SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0),
+        http=http,
+        oidc=OidcVerifier(settings, http) if settings.oidc_issuer else None,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state = build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, settings.resolved_database_url)
+        state.ready = True
+        log.info("WindFlow ready (database %s)", state.db.engine.url.render_as_string())
+        try:
+            yield
+        finally:
+            state.ready = False
+            await state.http.aclose()
+            await state.db.dispose()
+
+    app = FastAPI(
+        title="WindFlow",
+        version=health.VERSION,
+        description="Conversational AI-ops for teams that run their own servers. "
+        "Errors are RFC 9457 problem documents.",
+        lifespan=lifespan,
+    )
+    app.state.windflow = state
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    problems.install(app)
+    for router in (
+        health.router,
+        auth.router,
+        orgs.router,
+        targets.router,
+        stacks.router,
+        deployments.router,
+    ):
+        app.include_router(router)
+    return app

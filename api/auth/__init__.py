@@ -1,0 +1,1 @@
+"""Authentication: local passwords, WindFlow JWTs, API tokens and external OIDC tokens."""

@@ -1,0 +1,1 @@
+"""Small repository functions: the only code that builds queries on the models."""

@@ -1,0 +1,69 @@
+"""The audit trail: ToolInvocation records, appended and never updated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db.models import ToolInvocation
+from api.db.repo.pages import Page, paginate
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    org_id: str,
+    user_id: str | None,
+    tool: str,
+    risk: str,
+    arguments: dict[str, Any],
+    outcome: str,
+    error: str | None = None,
+    duration_ms: float = 0.0,
+    target_id: str | None = None,
+    approval_id: str | None = None,
+    conversation_id: str | None = None,
+) -> ToolInvocation:
+    entry = ToolInvocation(
+        org_id=org_id,
+        user_id=user_id,
+        tool=tool,
+        risk=risk,
+        arguments=arguments,
+        outcome=outcome,
+        error=error,
+        duration_ms=duration_ms,
+        target_id=target_id,
+        approval_id=approval_id,
+        conversation_id=conversation_id,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def list_entries(
+    session: AsyncSession,
+    org_id: str,
+    offset: int,
+    limit: int,
+    *,
+    tool: str | None = None,
+    outcome: str | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+) -> Page[ToolInvocation]:
+    query = select(ToolInvocation).where(ToolInvocation.org_id == org_id)
+    if tool:
+        query = query.where(ToolInvocation.tool == tool)
+    if outcome:
+        query = query.where(ToolInvocation.outcome == outcome)
+    if user_id:
+        query = query.where(ToolInvocation.user_id == user_id)
+    if since:
+        query = query.where(ToolInvocation.created_at >= since)
+    query = query.order_by(ToolInvocation.created_at.desc(), ToolInvocation.id)
+    return await paginate(session, query, offset, limit)
