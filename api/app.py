@@ -16,32 +16,51 @@ from api.auth.rate_limit import SlidingWindowLimiter
 from api.body_limit import BodyLimitMiddleware
 from api.db.engine import Database, migrate
 from api.db.secrets_box import SecretsBox
-from api.routers import auth, deployments, health, orgs, stacks, targets
+from api.routers import auth, deployments, health, orgs, stacks, targets, tools
 from api.state import AppState
-from guardrails.rbac import RbacPolicy
+from api.tooling import Tooling
+from guardrails.policy import policies_from
+from tools.adapters.factory import AdapterOptions
+from tools.catalog import default_registry
+from tools.registry import ToolRegistry
 from windflow.settings import Settings
 
 log = logging.getLogger("windflow.api")
 
 
-def build_state(settings: Settings) -> AppState:
+def build_state(settings: Settings, registry: ToolRegistry | None = None) -> AppState:
     if settings.database_url is None:
         settings.ensure_data_dir()
     http = httpx.AsyncClient()
+    db = Database(settings.resolved_database_url)
+    rbac, approval_policy = policies_from(settings)
+    secrets_box = SecretsBox(settings.fernet_key)
+    tooling = Tooling.build(
+        db,
+        registry or default_registry(),
+        rbac,
+        approval_policy,
+        secrets_box,
+        AdapterOptions(
+            default_docker_host=settings.docker_host,
+            vagrant_root=settings.data_dir / "vagrant",
+        ),
+    )
     return AppState(
         settings=settings,
-        db=Database(settings.resolved_database_url),
-        rbac=RbacPolicy(),
-        secrets_box=SecretsBox(settings.fernet_key),
+        db=db,
+        rbac=rbac,
+        tooling=tooling,
+        secrets_box=secrets_box,
         login_limiter=SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0),
         http=http,
         oidc=OidcVerifier(settings, http) if settings.oidc_issuer else None,
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, registry: ToolRegistry | None = None) -> FastAPI:
     settings = settings or Settings()
-    state = build_state(settings)
+    state = build_state(settings, registry)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         targets.router,
         stacks.router,
         deployments.router,
+        tools.router,
     ):
         app.include_router(router)
     return app

@@ -10,6 +10,7 @@ from api.auth.oidc import OidcVerifier
 from api.auth.rate_limit import RateLimiter
 from api.db.engine import Database
 from api.db.secrets_box import SecretsBox
+from api.tooling import Tooling
 from guardrails.rbac import RbacPolicy
 from windflow.settings import Settings
 
@@ -23,4 +24,5 @@ class AppState:
     login_limiter: RateLimiter
     http: httpx.AsyncClient
     oidc: OidcVerifier | None
+    tooling: Tooling
     ready: bool = False

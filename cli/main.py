@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import api_tokens
@@ -51,12 +52,8 @@ OrgOption = Annotated[str | None, typer.Option("--org", help="Organization slug 
 
 def _run(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
     """Run one administrative transaction against the configured database."""
-    settings = Settings()
-    if settings.database_url is None:
-        settings.ensure_data_dir()
-    migrate(settings.resolved_database_url)
 
-    async def go() -> T:
+    async def go(settings: Settings) -> T:
         db = Database(settings.resolved_database_url)
         try:
             async with db.transaction() as session:
@@ -65,7 +62,11 @@ def _run(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
             await db.dispose()
 
     try:
-        return asyncio.run(go())
+        settings = Settings()
+        if settings.database_url is None:
+            settings.ensure_data_dir()
+        migrate(settings.resolved_database_url)
+        return asyncio.run(go(settings))
     except WindFlowError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         if exc.hint:
@@ -75,8 +76,6 @@ def _run(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
 
 async def _org(session: AsyncSession, org: str | None) -> Organization:
     if org is None:
-        from sqlalchemy import select
-
         orgs = list(await session.scalars(select(Organization)))
         if len(orgs) == 1:
             return orgs[0]
@@ -117,11 +116,16 @@ def init(
     password: Annotated[
         str | None, typer.Option(help="Owner's password; generated and printed if omitted")
     ] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if an organization exists already")
+    ] = False,
 ) -> None:
     """Create the first organization and its owner, and print an API token once."""
     chosen = password or secrets.token_urlsafe(15)
 
-    async def work(settings: Settings, session: AsyncSession) -> str:
+    async def work(settings: Settings, session: AsyncSession) -> str | None:
+        if if_empty and await session.scalar(select(Organization.id).limit(1)):
+            return None
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", org_slug):
             raise InvalidInput(f"{org_slug!r} is not a valid slug", hint="use a-z, 0-9 and -")
         org = await identity.create_org(session, org_slug, org_name)
@@ -143,6 +147,8 @@ def init(
         return raw
 
     token = _run(work)
+    if token is None:
+        return
     console.print(f"Organization [bold]{org_slug}[/bold] created; owner [bold]{email}[/bold].")
     if password is None:
         console.print(f"Password (shown once): [bold]{chosen}[/bold]")
@@ -297,3 +303,7 @@ def target_check(name: str, org: OrgOption = None) -> None:
     )
     if not result.reachable:
         raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":
+    app()

@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=200, ge=1)
 
     approval_ttl_seconds: int = Field(default=3600, ge=60)
+    environment_min_role: dict[str, str] = Field(
+        default_factory=lambda: {"prod": "admin", "production": "admin"},
+        description="Per target environment, the lowest role that may execute or approve changes",
+    )
+    forbid_self_approval_in: list[str] = Field(
+        default_factory=lambda: ["prod", "production", "staging"],
+        description="Environments where the requester of a change may not approve it",
+    )
+    destructive_approvals: dict[str, int] = Field(
+        default_factory=lambda: {"prod": 2, "production": 2},
+        description="Distinct approvers a destructive change needs per environment "
+        "(default 1; 0 refuses destructive changes there)",
+    )
     docker_host: str | None = Field(
         default=None, description="Docker endpoint for the local target; the SDK default if unset."
     )

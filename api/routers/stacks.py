@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from tools.stack import load_stack
 
 from api.db.models import Stack
 from api.db.repo import resources
 from api.deps import OrgDep, PageDep
 from api.schemas import Page, StackIn, StackOut, StackPatch
 from guardrails.rbac import Permission
+from tools.stack import load_stack
 from windflow.errors import InvalidInput
 
 router = APIRouter(prefix="/stacks", tags=["stacks"])

@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db.engine import Database
 from api.db.models import ToolInvocation
 from api.db.repo.pages import Page, paginate
+from guardrails.audit import AuditEntry
 
 
 async def record(
@@ -67,3 +69,27 @@ async def list_entries(
         query = query.where(ToolInvocation.created_at >= since)
     query = query.order_by(ToolInvocation.created_at.desc(), ToolInvocation.id)
     return await paginate(session, query, offset, limit)
+
+
+class SqlAuditSink:
+    """Writes each audit entry in its own transaction, so it survives the caller's failure."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(self, entry: AuditEntry) -> None:
+        async with self.db.transaction() as session:
+            await record(
+                session,
+                org_id=entry.org_id,
+                user_id=entry.user_id,
+                tool=entry.tool,
+                risk=entry.risk,
+                arguments=entry.arguments,
+                outcome=entry.outcome,
+                error=entry.error,
+                duration_ms=entry.duration_ms,
+                target_id=entry.target_id,
+                approval_id=entry.approval_id,
+                conversation_id=entry.conversation_id,
+            )

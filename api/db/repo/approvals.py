@@ -1,0 +1,207 @@
+"""Approvals in the database: the store and ledger the guardrails are given.
+
+Each method is its own transaction, so an approval, a vote or a consumption is durable
+the moment the call returns, whatever the caller does next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+
+from api.db.engine import Database
+from api.db.models import Approval, ApprovalVote, Target
+from api.db.repo.pages import Page, paginate
+from api.db.types import utcnow
+from guardrails.approvals import ApprovalStatus, ApprovalView, NewApproval, Vote
+from tools.base import ConsumedApproval
+from windflow.errors import ApprovalError, Conflict
+
+
+def _view(approval: Approval, environment: str) -> ApprovalView:
+    return ApprovalView(
+        id=approval.id,
+        org_id=approval.org_id,
+        target_id=approval.target_id,
+        target_environment=environment,
+        tool=approval.tool,
+        risk=approval.risk,
+        arguments=approval.arguments,
+        args_hash=approval.args_hash,
+        plan=approval.plan,
+        status=approval.status,  # type: ignore[arg-type]
+        required_approvals=approval.required_approvals,
+        requested_by=approval.requested_by,
+        created_at=approval.created_at,
+        expires_at=approval.expires_at,
+        decided_by=approval.decided_by,
+        reason=approval.reason,
+        used_at=approval.used_at,
+        thread_id=approval.thread_id,
+        votes=tuple(
+            Vote(user_id=v.user_id, decision=v.decision, reason=v.reason)  # type: ignore[arg-type]
+            for v in approval.votes
+        ),
+    )
+
+
+class SqlApprovalStore:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self._now = clock
+
+    async def _environment(self, session: Any, target_id: str | None) -> str:
+        if target_id is None:
+            return "none"
+        target = await session.get(Target, target_id)
+        return target.environment if target is not None else "none"
+
+    async def create(self, approval: NewApproval) -> ApprovalView:
+        async with self.db.transaction() as session:
+            row = Approval(
+                org_id=approval.org_id,
+                target_id=approval.target_id,
+                tool=approval.tool,
+                risk=approval.risk,
+                arguments=approval.arguments,
+                args_hash=approval.args_hash,
+                plan=approval.plan,
+                required_approvals=approval.required_approvals,
+                requested_by=approval.requested_by,
+                expires_at=approval.expires_at,
+                thread_id=approval.thread_id,
+                votes=[],
+            )
+            session.add(row)
+            await session.flush()
+            return _view(row, await self._environment(session, row.target_id))
+
+    async def get(self, org_id: str, approval_id: str) -> ApprovalView | None:
+        async with self.db.session() as session:
+            row = await session.get(Approval, approval_id)
+            if row is None or row.org_id != org_id:
+                return None
+            return _view(row, await self._environment(session, row.target_id))
+
+    async def record_vote(
+        self, approval_id: str, vote: Vote, new_status: ApprovalStatus, decided_at: datetime
+    ) -> ApprovalView:
+        async with self.db.transaction() as session:
+            # The conditional update makes two concurrent decisions safe: only one wins.
+            values: dict[str, Any] = {"status": new_status}
+            if new_status != "pending":
+                values.update(decided_by=vote.user_id, decided_at=decided_at, reason=vote.reason)
+            result = await session.execute(
+                update(Approval)
+                .where(Approval.id == approval_id, Approval.status == "pending")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict(f"approval {approval_id} was decided by someone else meanwhile")
+            session.add(
+                ApprovalVote(
+                    approval_id=approval_id,
+                    user_id=vote.user_id,
+                    decision=vote.decision,
+                    reason=vote.reason,
+                )
+            )
+            await session.flush()
+            row = await session.get(Approval, approval_id, populate_existing=True)
+            assert row is not None
+            await session.refresh(row, ["votes"])
+            return _view(row, await self._environment(session, row.target_id))
+
+    async def expire(self, approval_id: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Approval)
+                .where(Approval.id == approval_id, Approval.status == "pending")
+                .values(status="expired")
+            )
+
+    async def consume(
+        self,
+        *,
+        approval_id: str,
+        org_id: str,
+        tool: str,
+        target_id: str | None,
+        args_hash: str,
+    ) -> ConsumedApproval:
+        now = self._now()
+        async with self.db.transaction() as session:
+            target_matches = (
+                Approval.target_id.is_(None)
+                if target_id is None
+                else Approval.target_id == target_id
+            )
+            result = await session.execute(
+                update(Approval)
+                .where(
+                    and_(
+                        Approval.id == approval_id,
+                        Approval.org_id == org_id,
+                        Approval.tool == tool,
+                        target_matches,
+                        Approval.args_hash == args_hash,
+                        Approval.status == "approved",
+                        Approval.used_at.is_(None),
+                        Approval.expires_at > now,
+                    )
+                )
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                row = await session.get(Approval, approval_id)
+                assert row is not None
+                approvers = tuple(v.user_id for v in row.votes if v.decision == "approve")
+                return ConsumedApproval(approval_id=approval_id, approved_by=approvers)
+            row = await session.get(Approval, approval_id)
+        raise ApprovalError(_why_unusable(row, org_id, tool, target_id, args_hash, now))
+
+
+def _why_unusable(
+    row: Approval | None,
+    org_id: str,
+    tool: str,
+    target_id: str | None,
+    args_hash: str,
+    now: datetime,
+) -> str:
+    if row is None or row.org_id != org_id:
+        return "no such approval in this organization"
+    if row.tool != tool or row.target_id != target_id:
+        return f"the approval is for {row.tool} on another target, not this call"
+    if row.args_hash != args_hash:
+        return "the approval was given for other arguments; changed arguments need a new approval"
+    if row.used_at is not None:
+        return f"the approval was already used at {row.used_at.isoformat()}"
+    if row.status != "approved":
+        return f"the approval is {row.status}, not approved"
+    if row.expires_at <= now:
+        return f"the approval expired at {row.expires_at.isoformat()}"
+    return "the approval cannot be used"
+
+
+async def list_approvals(
+    db: Database,
+    org_id: str,
+    offset: int,
+    limit: int,
+    *,
+    status: str | None = None,
+    target_id: str | None = None,
+) -> Page[Approval]:
+    async with db.session() as session:
+        query = select(Approval).where(Approval.org_id == org_id)
+        if status:
+            query = query.where(Approval.status == status)
+        if target_id:
+            query = query.where(Approval.target_id == target_id)
+        return await paginate(session, query.order_by(Approval.created_at.desc()), offset, limit)

@@ -1,0 +1,107 @@
+"""Wiring tools into the API: the registry, the gate, and a ToolContext per call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db.engine import Database
+from api.db.models import Target
+from api.db.repo import resources
+from api.db.repo.approvals import SqlApprovalStore
+from api.db.repo.audit import SqlAuditSink
+from api.db.repo.deployment_log import SqlDeploymentLog
+from api.db.secrets_box import SecretsBox
+from api.db.types import utcnow
+from guardrails.approvals import ApprovalService
+from guardrails.gate import Gate
+from guardrails.policy import ApprovalPolicy
+from guardrails.rbac import RbacPolicy
+from tools.adapters.factory import AdapterOptions, build_adapter
+from tools.base import Caller, EventSink, NullEvents, ToolContext
+from tools.registry import ToolRegistry
+from tools.targets import TargetKind, TargetSpec
+from windflow.errors import NotFound
+
+
+@dataclass
+class Tooling:
+    registry: ToolRegistry
+    gate: Gate
+    approvals: ApprovalService
+    store: SqlApprovalStore
+    deployments: SqlDeploymentLog
+    secrets_box: SecretsBox
+    adapter_options: AdapterOptions
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        registry: ToolRegistry,
+        rbac: RbacPolicy,
+        policy: ApprovalPolicy,
+        secrets_box: SecretsBox,
+        adapter_options: AdapterOptions,
+    ) -> Tooling:
+        store = SqlApprovalStore(db)
+        approvals = ApprovalService(store, rbac, policy, utcnow)
+        return cls(
+            registry=registry,
+            gate=Gate(rbac=rbac, approvals=approvals, audit=SqlAuditSink(db)),
+            approvals=approvals,
+            store=store,
+            deployments=SqlDeploymentLog(db),
+            secrets_box=secrets_box,
+            adapter_options=adapter_options,
+        )
+
+    def spec(self, target: Target) -> TargetSpec:
+        return TargetSpec(
+            id=target.id,
+            org_id=target.org_id,
+            name=target.name,
+            kind=TargetKind(target.kind),
+            environment=target.environment,
+            connection=dict(target.connection),
+            secrets=self.secrets_box.open(target.secrets_encrypted),
+        )
+
+    async def resolve_target(
+        self, session: AsyncSession, org_id: str, name_or_id: str
+    ) -> TargetSpec:
+        target = await resources.target_by_name(session, org_id, name_or_id)
+        if target is None:
+            found = await session.get(Target, name_or_id)
+            target = found if found is not None and found.org_id == org_id else None
+        if target is None:
+            page = await resources.list_targets(session, org_id, 0, 50)
+            names = ", ".join(t.name for t in page.items) or "none yet"
+            raise NotFound(
+                f"unknown target {name_or_id!r}", hint=f"targets in this organization: {names}"
+            )
+        return self.spec(target)
+
+    def context(
+        self,
+        *,
+        user_id: str,
+        org_id: str,
+        target: TargetSpec | None,
+        events: EventSink | None = None,
+        conversation_id: str | None = None,
+        adapter: Any = None,
+    ) -> ToolContext:
+        if adapter is None and target is not None:
+            adapter = build_adapter(target, self.adapter_options)
+        return ToolContext(
+            caller=Caller(user_id=user_id, org_id=org_id),
+            target=target,
+            adapter=adapter,
+            ledger=self.store,
+            deployments=self.deployments,
+            events=events or NullEvents(),
+            conversation_id=conversation_id,
+        )

@@ -1,0 +1,1 @@
+"""Orchestrator adapters: Docker host, Docker Swarm, Kubernetes and Vagrant."""
