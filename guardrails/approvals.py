@@ -148,6 +148,7 @@ class ApprovalService:
         reason: str | None = None,
     ) -> ApprovalView:
         """Record one human decision; the approval is granted once enough approvers agree."""
+        self.rbac.require(principal, Permission.APPROVALS_DECIDE, org_id)
         approval = await self.get(principal, org_id, approval_id)
         if approval.status != "pending":
             raise Conflict(

@@ -24,11 +24,12 @@ class Case:
     path: str
     min_role: Role
     ok: int
-    body: Callable[[], dict[str, Any]] | None = None
+    body: Callable[[Objects], dict[str, Any]] | None = None
+    object_in_body: bool = False
 
     @property
     def has_object(self) -> bool:
-        return "{" in self.path
+        return "{" in self.path or self.object_in_body
 
     def url(self, objects: Objects) -> str:
         return self.path.format(
@@ -36,24 +37,28 @@ class Case:
             stack=objects.stack,
             deployment=objects.deployment,
             member=objects.member,
+            approval=objects.approval,
         )
 
+    def json(self, objects: Objects) -> dict[str, Any] | None:
+        return self.body(objects) if self.body else None
 
-def _target_body() -> dict[str, Any]:
+
+def _target_body(_: Objects) -> dict[str, Any]:
     return {"name": unique("t"), "kind": "docker", "connection": {"host": "unix:///x.sock"}}
 
 
 CASES = [
     Case("GET", "/orgs/current", Role.VIEWER, 200),
-    Case("PATCH", "/orgs/current", Role.OWNER, 200, lambda: {"name": "Renamed"}),
+    Case("PATCH", "/orgs/current", Role.OWNER, 200, lambda _: {"name": "Renamed"}),
     Case("GET", "/users", Role.VIEWER, 200),
-    Case("POST", "/users", Role.ADMIN, 201, lambda: {"email": f"{unique('u')}@example.com"}),
-    Case("PATCH", "/users/{member}", Role.ADMIN, 200, lambda: {"role": "operator"}),
+    Case("POST", "/users", Role.ADMIN, 201, lambda _: {"email": f"{unique('u')}@example.com"}),
+    Case("PATCH", "/users/{member}", Role.ADMIN, 200, lambda _: {"role": "operator"}),
     Case("DELETE", "/users/{member}", Role.ADMIN, 204),
     Case("GET", "/targets", Role.VIEWER, 200),
     Case("POST", "/targets", Role.ADMIN, 201, _target_body),
     Case("GET", "/targets/{target}", Role.VIEWER, 200),
-    Case("PATCH", "/targets/{target}", Role.ADMIN, 200, lambda: {"description": "changed"}),
+    Case("PATCH", "/targets/{target}", Role.ADMIN, 200, lambda _: {"description": "changed"}),
     Case("DELETE", "/targets/{target}", Role.ADMIN, 204),
     Case("POST", "/targets/{target}/check", Role.VIEWER, 200),
     Case("GET", "/stacks", Role.VIEWER, 200),
@@ -62,16 +67,30 @@ CASES = [
         "/stacks",
         Role.OPERATOR,
         201,
-        lambda: {"name": unique("s"), "compose_source": COMPOSE},
+        lambda _: {"name": unique("s"), "compose_source": COMPOSE},
     ),
     Case("GET", "/stacks/{stack}", Role.VIEWER, 200),
-    Case("PATCH", "/stacks/{stack}", Role.OPERATOR, 200, lambda: {"description": "changed"}),
+    Case("PATCH", "/stacks/{stack}", Role.OPERATOR, 200, lambda _: {"description": "changed"}),
     Case("DELETE", "/stacks/{stack}", Role.OPERATOR, 204),
     Case("GET", "/deployments", Role.VIEWER, 200),
     Case("GET", "/deployments/{deployment}", Role.VIEWER, 200),
     Case("GET", "/audit", Role.ADMIN, 200),
     Case("GET", "/auth/tokens", Role.VIEWER, 200),
-    Case("POST", "/auth/tokens", Role.VIEWER, 201, lambda: {"name": "bot"}),
+    Case("POST", "/auth/tokens", Role.VIEWER, 201, lambda _: {"name": "bot"}),
+    Case("GET", "/tools", Role.VIEWER, 200),
+    Case(
+        "POST",
+        "/tools/stack_status/call",
+        Role.VIEWER,
+        200,
+        lambda o: {"target": o.target, "arguments": {"stack": "blog"}},
+        object_in_body=True,
+    ),
+    Case("GET", "/approvals", Role.VIEWER, 200),
+    Case("GET", "/approvals/{approval}", Role.VIEWER, 200),
+    Case("POST", "/approvals/{approval}/approve", Role.OPERATOR, 200, lambda _: {}),
+    Case("POST", "/approvals/{approval}/deny", Role.OPERATOR, 200, lambda _: {"reason": "no"}),
+    Case("POST", "/approvals/{approval}/execute", Role.VIEWER, 200),
 ]
 
 
@@ -101,7 +120,7 @@ async def test_endpoint_role_matrix(api: ApiHarness, case: Case) -> None:
             case.method,
             case.url(objects),
             headers=own.headers(role),
-            json=case.body() if case.body else None,
+            json=case.json(objects),
         )
         expected = case.ok if role.at_least(case.min_role) else 403
         if response.status_code != expected:
@@ -116,7 +135,7 @@ async def test_endpoint_role_matrix(api: ApiHarness, case: Case) -> None:
             case.method,
             case.url(foreign),
             headers=own.headers(role, org=other.id),
-            json=case.body() if case.body else None,
+            json=case.json(foreign),
         )
         if response.status_code != 404:
             mismatches.append(f"other-org header/{role.value}: {response.status_code} != 404")
@@ -127,7 +146,7 @@ async def test_endpoint_role_matrix(api: ApiHarness, case: Case) -> None:
                 case.method,
                 case.url(foreign),
                 headers=own.headers(role),
-                json=case.body() if case.body else None,
+                json=case.json(foreign),
             )
             expected = 404 if role.at_least(case.min_role) else 403
             if response.status_code != expected:
@@ -153,16 +172,20 @@ async def test_every_route_is_in_the_matrix(api: ApiHarness) -> None:
         ("POST", "/orgs"),
         ("DELETE", "/auth/tokens/{token_id}"),
     }
-    covered = {(c.method, c.path.replace("{member}", "{user_id}")) for c in CASES}
-    covered = {
-        (
-            m,
-            p.replace("{target}", "{target_id}")
-            .replace("{stack}", "{stack_id}")
-            .replace("{deployment}", "{deployment_id}"),
-        )
-        for m, p in covered
+    placeholders = {
+        "{member}": "{user_id}",
+        "{target}": "{target_id}",
+        "{stack}": "{stack_id}",
+        "{deployment}": "{deployment_id}",
+        "{approval}": "{approval_id}",
+        "/stack_status/": "/{name}/",
     }
+    covered = set()
+    for case in CASES:
+        path = case.path
+        for ours, fastapis in placeholders.items():
+            path = path.replace(ours, fastapis)
+        covered.add((case.method, path))
     routes = {
         (method, route.path)
         for route in api.app.routes

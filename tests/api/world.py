@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from api.db.models import Deployment, Stack, Target
+from api.db.models import Approval, Deployment, Stack, Target
 from api.db.repo import identity, resources
+from api.db.types import utcnow
 from guardrails.rbac import Role
 from tests.api.harness import ApiHarness
 
@@ -26,6 +28,7 @@ class Objects:
     stack: str
     deployment: str
     member: str
+    approval: str
 
 
 def unique(prefix: str) -> str:
@@ -58,5 +61,18 @@ async def fresh_objects(api: ApiHarness, org_id: str) -> Objects:
         session.add(deployment)
         user = await identity.create_user(session, f"{unique('m')}@example.com")
         await identity.set_membership(session, org_id, user.id, Role.VIEWER.value)
+        approval = Approval(
+            org_id=org_id,
+            target_id=target.id,
+            tool="scale_service",
+            risk="mutate",
+            arguments={"stack": "blog", "service": "web", "replicas": 2},
+            args_hash="0" * 64,
+            plan={"summary": "scale blog/web to 2"},
+            requested_by=user.id,
+            expires_at=utcnow() + timedelta(hours=1),
+            votes=[],
+        )
+        session.add(approval)
         await session.flush()
-        return Objects(target.id, stack.id, deployment.id, user.id)
+        return Objects(target.id, stack.id, deployment.id, user.id, approval.id)
