@@ -15,7 +15,7 @@ from tests.databases import (
     require_postgres,
 )
 
-# pytest_plugins = ["tests.infra.fixtures"]
+pytest_plugins = ["tests.infra.fixtures"]
 
 
 @pytest.fixture(scope="session")

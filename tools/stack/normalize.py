@@ -25,7 +25,7 @@ from tools.stack.model import (
     split_command,
 )
 
-_TYPED = set(Service.model_fields) - {"name", "extras"} | {"env_file", "container_name"}
+_TYPED = set(Service.model_fields) - {"name", "extras"} | {"env_file"}
 _PORT = re.compile(
     r"^(?:(?P<ip>\[[^\]]+\]|[\d.]+|[^:/]*):)??(?:(?P<published>\d+(?:-\d+)?)?:)?"
     r"(?P<target>\d+(?:-\d+)?)(?:/(?P<protocol>tcp|udp|sctp))?$"
