@@ -87,10 +87,14 @@ class DockerEngine:
     def start(self, timeout: float = 30.0) -> None:
         command = [
             "dockerd",
-            "--data-root", str(self.root / "data"),
-            "--exec-root", str(self.root / "exec"),
-            "--pidfile", str(self.root / "dockerd.pid"),
-            "-H", self.host,
+            "--data-root",
+            str(self.root / "data"),
+            "--exec-root",
+            str(self.root / "exec"),
+            "--pidfile",
+            str(self.root / "dockerd.pid"),
+            "-H",
+            self.host,
             "--storage-driver=vfs",
         ]
         with self.log.open("wb") as log:
@@ -107,7 +111,9 @@ class DockerEngine:
                 break
             except DockerException:
                 if time.monotonic() > deadline:
-                    raise EngineError(f"dockerd not ready: {self.log.read_text()[-2000:]}") from None
+                    raise EngineError(
+                        f"dockerd not ready: {self.log.read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.1)
         self._import_busybox()
 
@@ -146,7 +152,11 @@ class DockerEngine:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         subprocess.run(
-            ["sh", "-c", f"grep -o ' {self.root}[^ ]*' /proc/mounts | sort -r | xargs -r umount -l"],
+            [
+                "sh",
+                "-c",
+                f"grep -o ' {self.root}[^ ]*' /proc/mounts | sort -r | xargs -r umount -l",
+            ],
             check=False,
             capture_output=True,
         )
