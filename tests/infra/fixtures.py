@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from tests.infra.availability import unavailable
 from tests.infra.docker_engine import DockerEngine, EngineError, missing_prerequisite
+from tests.infra.kubernetes_api import ControlPlaneError, KubeApiServer
+from tests.infra.kubernetes_api import missing_prerequisite as missing_kube
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +33,18 @@ def swarm_engine(docker_engine: DockerEngine) -> Iterator[DockerEngine]:
     docker_engine.swarm_init()
     yield docker_engine
     docker_engine.swarm_leave()
+
+
+@pytest.fixture(scope="session")
+def kube_api() -> Iterator[KubeApiServer]:
+    reason = missing_kube()
+    if reason:
+        unavailable("Kubernetes API server", reason)
+    server = KubeApiServer()
+    try:
+        server.start()
+    except (ControlPlaneError, OSError, subprocess.CalledProcessError) as exc:
+        server.stop()
+        unavailable("Kubernetes API server", str(exc))
+    yield server
+    server.stop()
