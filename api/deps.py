@@ -71,15 +71,15 @@ def _principal(user: User, token: ApiToken | None = None) -> Principal:
 
 
 async def _from_api_token(session: AsyncSession, raw: str) -> Caller:
-    token = await identity.api_token_by_hash(session, api_tokens.digest(raw))
+    found = await identity.api_token_by_hash(session, api_tokens.digest(raw))
     now = utcnow()
+    token, user = found if found is not None else (None, None)
     if token is None or token.revoked_at is not None:
         raise AuthenticationFailed(
             "the API token is unknown or revoked", hint="create a new one with POST /auth/tokens"
         )
     if token.expires_at is not None and token.expires_at <= now:
         raise AuthenticationFailed("the API token has expired", hint="create a new token")
-    user = await identity.get_user(session, token.user_id)
     if user is None or not user.is_active:
         raise AuthenticationFailed("the token's user is disabled")
     # Touch at most once a minute so busy bots do not turn every read into a write.
@@ -142,11 +142,15 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 class OrgContext:
     """The caller acting inside one organization, with their effective role there."""
 
-    org: Organization
+    org_id: str
     role: Role
     caller: Caller
     state: AppState
     session: AsyncSession
+
+    async def organization(self) -> Organization:
+        """The organization's row, loaded only by the endpoints that show or change it."""
+        return await identity.get_org(self.session, self.org_id)
 
     @property
     def user_id(self) -> str:
@@ -154,7 +158,7 @@ class OrgContext:
 
     def require(self, permission: Permission, *, environment: str | None = None) -> None:
         self.state.rbac.require(
-            self.caller.principal, permission, self.org.id, environment=environment
+            self.caller.principal, permission, self.org_id, environment=environment
         )
 
     async def audit(
@@ -167,7 +171,7 @@ class OrgContext:
     ) -> None:
         await audit.record(
             self.session,
-            org_id=self.org.id,
+            org_id=self.org_id,
             user_id=self.user_id,
             tool=f"api:{action}",
             risk="mutate",
@@ -200,14 +204,18 @@ async def get_org_context(
                 else "create one with POST /orgs or ask an owner to add you",
             )
         wanted = member_of[0]
-    org = await identity.find_org(session, wanted)
-    role = principal.role_in(org.id) if org is not None else None
-    if org is None or role is None:
+    # A membership proves the organization exists: look it up only when named by slug.
+    org_id: str | None = wanted if principal.role_in(wanted) is not None else None
+    if org_id is None:
+        org = await identity.find_org(session, wanted)
+        org_id = org.id if org is not None else None
+    role = principal.role_in(org_id) if org_id is not None else None
+    if org_id is None or role is None:
         raise NotFound(
             f"organization {wanted!r} not found or you are not a member",
             hint="GET /orgs lists the organizations you belong to",
         )
-    return OrgContext(org=org, role=role, caller=caller, state=state, session=session)
+    return OrgContext(org_id=org_id, role=role, caller=caller, state=state, session=session)
 
 
 OrgDep = Annotated[OrgContext, Depends(get_org_context)]

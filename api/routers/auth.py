@@ -108,7 +108,7 @@ async def create_token(body: ApiTokenIn, ctx: OrgDep) -> ApiTokenCreated:
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     token = await identity.add_api_token(
         ctx.session,
-        org_id=ctx.org.id,
+        org_id=ctx.org_id,
         user_id=ctx.user_id,
         name=body.name,
         token_hash=api_tokens.digest(raw),
@@ -123,7 +123,7 @@ async def create_token(body: ApiTokenIn, ctx: OrgDep) -> ApiTokenCreated:
 @router.get("/tokens", response_model=list[ApiTokenOut])
 async def list_tokens(ctx: OrgDep) -> list[ApiTokenOut]:
     """Your API tokens in this organization (never their secret values)."""
-    tokens = await identity.api_tokens_of(ctx.session, ctx.user_id, ctx.org.id)
+    tokens = await identity.api_tokens_of(ctx.session, ctx.user_id, ctx.org_id)
     return [ApiTokenOut.model_validate(t) for t in tokens]
 
 

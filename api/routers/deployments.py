@@ -28,7 +28,7 @@ async def list_deployments(
     ctx.require(Permission.DEPLOYMENTS_READ)
     result = await resources.list_deployments(
         ctx.session,
-        ctx.org.id,
+        ctx.org_id,
         page.offset,
         page.limit,
         stack_id=stack_id,
@@ -46,7 +46,7 @@ async def list_deployments(
 @router.get("/deployments/{deployment_id}", response_model=DeploymentOut)
 async def get_deployment(deployment_id: str, ctx: OrgDep) -> DeploymentOut:
     ctx.require(Permission.DEPLOYMENTS_READ)
-    deployment = await resources.get_in_org(ctx.session, Deployment, ctx.org.id, deployment_id)
+    deployment = await resources.get_in_org(ctx.session, Deployment, ctx.org_id, deployment_id)
     return DeploymentOut.model_validate(deployment)
 
 
@@ -65,7 +65,7 @@ async def list_audit(
         since = since.replace(tzinfo=UTC)
     result = await audit.list_entries(
         ctx.session,
-        ctx.org.id,
+        ctx.org_id,
         page.offset,
         page.limit,
         tool=tool,

@@ -36,16 +36,17 @@ async def create_org(body: OrgIn, caller: CallerDep, session: SessionDep) -> Org
 async def current_org(ctx: OrgDep) -> OrgOut:
     """The organization this request acts in (X-WindFlow-Org or the default)."""
     ctx.require(Permission.ORG_READ)
-    return OrgOut.model_validate(ctx.org)
+    return OrgOut.model_validate(await ctx.organization())
 
 
 @router.patch("/orgs/current", response_model=OrgOut)
 async def rename_org(body: OrgPatch, ctx: OrgDep) -> OrgOut:
     """Rename the organization (owners only)."""
     ctx.require(Permission.ORG_WRITE)
-    ctx.org.name = body.name
+    org = await ctx.organization()
+    org.name = body.name
     await ctx.audit("orgs.update", {"name": body.name})
-    return OrgOut.model_validate(ctx.org)
+    return OrgOut.model_validate(org)
 
 
 def _member_out(membership: Membership) -> MemberOut:
@@ -61,7 +62,7 @@ def _member_out(membership: Membership) -> MemberOut:
 async def list_members(ctx: OrgDep, page: PageDep) -> Page[MemberOut]:
     """Members of the organization with their roles."""
     ctx.require(Permission.MEMBERS_READ)
-    result = await identity.members(ctx.session, ctx.org.id, page.offset, page.limit)
+    result = await identity.members(ctx.session, ctx.org_id, page.offset, page.limit)
     return Page[MemberOut](
         items=[_member_out(m) for m in result.items],
         total=result.total,
@@ -87,18 +88,18 @@ async def add_member(body: UserIn, ctx: OrgDep) -> MemberOut:
             display_name=body.display_name,
             password_hash=hash_password(body.password) if body.password else None,
         )
-    elif await identity.get_membership(ctx.session, ctx.org.id, user.id):
+    elif await identity.get_membership(ctx.session, ctx.org_id, user.id):
         raise Conflict(
             f"{body.email} is already a member", hint="change the role with PATCH /users/{id}"
         )
-    membership = await identity.set_membership(ctx.session, ctx.org.id, user.id, body.role.value)
+    membership = await identity.set_membership(ctx.session, ctx.org_id, user.id, body.role.value)
     await ctx.session.refresh(membership, ["user"])
     await ctx.audit("users.add", {"email": user.email, "role": body.role.value})
     return _member_out(membership)
 
 
 async def _guard_member_change(ctx: OrgDep, user_id: str, new_role: Role | None) -> None:
-    membership = await identity.get_membership(ctx.session, ctx.org.id, user_id)
+    membership = await identity.get_membership(ctx.session, ctx.org_id, user_id)
     if membership is None:
         raise NotFound(f"user {user_id!r} is not a member of this organization")
     current = Role(membership.role)
@@ -107,7 +108,7 @@ async def _guard_member_change(ctx: OrgDep, user_id: str, new_role: Role | None)
     ):
         raise PermissionDenied("you cannot change a member whose role is above your own")
     losing_owner = current is Role.OWNER and new_role is not Role.OWNER
-    if losing_owner and await identity.count_role(ctx.session, ctx.org.id, Role.OWNER.value) <= 1:
+    if losing_owner and await identity.count_role(ctx.session, ctx.org_id, Role.OWNER.value) <= 1:
         raise Conflict(
             "this is the organization's last owner", hint="make someone else an owner first"
         )
@@ -118,7 +119,7 @@ async def change_role(user_id: str, body: MemberPatch, ctx: OrgDep) -> MemberOut
     """Change a member's role."""
     ctx.require(Permission.MEMBERS_WRITE)
     await _guard_member_change(ctx, user_id, body.role)
-    membership = await identity.set_membership(ctx.session, ctx.org.id, user_id, body.role.value)
+    membership = await identity.set_membership(ctx.session, ctx.org_id, user_id, body.role.value)
     await ctx.session.refresh(membership, ["user"])
     await ctx.audit("users.role", {"user_id": user_id, "role": body.role.value})
     return _member_out(membership)
@@ -129,5 +130,5 @@ async def remove_member(user_id: str, ctx: OrgDep) -> None:
     """Remove a member from the organization (the account stays)."""
     ctx.require(Permission.MEMBERS_WRITE)
     await _guard_member_change(ctx, user_id, None)
-    await identity.remove_membership(ctx.session, ctx.org.id, user_id)
+    await identity.remove_membership(ctx.session, ctx.org_id, user_id)
     await ctx.audit("users.remove", {"user_id": user_id})

@@ -31,7 +31,7 @@ def _out(stack: Stack, services: list[str] | None = None) -> StackOut:
 @router.get("", response_model=Page[StackOut])
 async def list_stacks(ctx: OrgDep, page: PageDep) -> Page[StackOut]:
     ctx.require(Permission.STACKS_READ)
-    result = await resources.list_stacks(ctx.session, ctx.org.id, page.offset, page.limit)
+    result = await resources.list_stacks(ctx.session, ctx.org_id, page.offset, page.limit)
     return Page[StackOut](
         items=[_out(s) for s in result.items],
         total=result.total,
@@ -56,7 +56,7 @@ async def create_stack(body: StackIn, ctx: OrgDep) -> StackOut:
         )
         services = sorted(parsed.services)
     stack = Stack(
-        org_id=ctx.org.id,
+        org_id=ctx.org_id,
         name=body.name,
         description=body.description,
         compose_source=body.compose_source,
@@ -72,13 +72,13 @@ async def create_stack(body: StackIn, ctx: OrgDep) -> StackOut:
 @router.get("/{stack_id}", response_model=StackOut)
 async def get_stack(stack_id: str, ctx: OrgDep) -> StackOut:
     ctx.require(Permission.STACKS_READ)
-    return _out(await resources.get_in_org(ctx.session, Stack, ctx.org.id, stack_id))
+    return _out(await resources.get_in_org(ctx.session, Stack, ctx.org_id, stack_id))
 
 
 @router.patch("/{stack_id}", response_model=StackOut)
 async def update_stack(stack_id: str, body: StackPatch, ctx: OrgDep) -> StackOut:
     ctx.require(Permission.STACKS_WRITE)
-    stack = await resources.get_in_org(ctx.session, Stack, ctx.org.id, stack_id)
+    stack = await resources.get_in_org(ctx.session, Stack, ctx.org_id, stack_id)
     source = body.compose_source if body.compose_source is not None else stack.compose_source
     parameters = body.parameters if body.parameters is not None else stack.parameters
     services: list[str] = []
@@ -100,6 +100,6 @@ async def update_stack(stack_id: str, body: StackPatch, ctx: OrgDep) -> StackOut
 async def delete_stack(stack_id: str, ctx: OrgDep) -> None:
     """Delete a stack definition and its deployment history (nothing running is touched)."""
     ctx.require(Permission.STACKS_WRITE)
-    stack = await resources.get_in_org(ctx.session, Stack, ctx.org.id, stack_id)
+    stack = await resources.get_in_org(ctx.session, Stack, ctx.org_id, stack_id)
     await ctx.audit("stacks.delete", {"name": stack.name})
     await ctx.session.delete(stack)

@@ -38,7 +38,7 @@ async def list_targets(
     """Targets of the organization."""
     ctx.require(Permission.TARGETS_READ)
     result = await resources.list_targets(
-        ctx.session, ctx.org.id, page.offset, page.limit, kind.value if kind else None
+        ctx.session, ctx.org_id, page.offset, page.limit, kind.value if kind else None
     )
     return Page[TargetOut](
         items=[_out(t) for t in result.items],
@@ -53,7 +53,7 @@ async def create_target(body: TargetIn, ctx: OrgDep) -> TargetOut:
     """Register a target. Connection settings are validated per kind; secrets are encrypted."""
     ctx.require(Permission.TARGETS_WRITE)
     target = Target(
-        org_id=ctx.org.id,
+        org_id=ctx.org_id,
         name=body.name,
         kind=body.kind.value,
         environment=body.environment,
@@ -73,14 +73,14 @@ async def create_target(body: TargetIn, ctx: OrgDep) -> TargetOut:
 @router.get("/{target_id}", response_model=TargetOut)
 async def get_target(target_id: str, ctx: OrgDep) -> TargetOut:
     ctx.require(Permission.TARGETS_READ)
-    return _out(await resources.get_in_org(ctx.session, Target, ctx.org.id, target_id))
+    return _out(await resources.get_in_org(ctx.session, Target, ctx.org_id, target_id))
 
 
 @router.patch("/{target_id}", response_model=TargetOut)
 async def update_target(target_id: str, body: TargetPatch, ctx: OrgDep) -> TargetOut:
     """Change a target's environment, description, connection or secrets."""
     ctx.require(Permission.TARGETS_WRITE)
-    target = await resources.get_in_org(ctx.session, Target, ctx.org.id, target_id)
+    target = await resources.get_in_org(ctx.session, Target, ctx.org_id, target_id)
     kind = TargetKind(target.kind)
     if body.environment is not None:
         target.environment = body.environment
@@ -101,7 +101,7 @@ async def update_target(target_id: str, body: TargetPatch, ctx: OrgDep) -> Targe
 async def delete_target(target_id: str, ctx: OrgDep) -> None:
     """Forget a target. Nothing running on it is touched."""
     ctx.require(Permission.TARGETS_WRITE)
-    target = await resources.get_in_org(ctx.session, Target, ctx.org.id, target_id)
+    target = await resources.get_in_org(ctx.session, Target, ctx.org_id, target_id)
     await ctx.audit("targets.delete", {"name": target.name})
     await ctx.session.delete(target)
 
@@ -110,7 +110,7 @@ async def delete_target(target_id: str, ctx: OrgDep) -> None:
 async def check_target(target_id: str, ctx: OrgDep) -> TargetCheckOut:
     """Check that WindFlow can reach the target's orchestrator."""
     ctx.require(Permission.TARGETS_READ)
-    target = await resources.get_in_org(ctx.session, Target, ctx.org.id, target_id)
+    target = await resources.get_in_org(ctx.session, Target, ctx.org_id, target_id)
     spec = TargetSpec(
         id=target.id,
         org_id=target.org_id,

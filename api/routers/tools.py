@@ -91,10 +91,10 @@ async def list_tools(
 ) -> list[ToolOut]:
     """The tools you may use, on one target if named (their JSON schemas included)."""
     tooling = ctx.state.tooling
-    spec = await tooling.resolve_target(ctx.session, ctx.org.id, target) if target else None
+    spec = await tooling.resolve_target(ctx.session, ctx.org_id, target) if target else None
     candidates = tooling.registry.for_kind(spec.kind if spec else None)
     visible = tooling.gate.visible_tools(
-        candidates, ctx.caller.principal, ctx.org.id, spec.environment if spec else None
+        candidates, ctx.caller.principal, ctx.org_id, spec.environment if spec else None
     )
     return [
         ToolOut(
@@ -115,9 +115,9 @@ async def call_tool(name: str, body: ToolCallIn, ctx: OrgDep) -> ToolResult:
     tooling = ctx.state.tooling
     tool = tooling.registry.get(name)
     spec = (
-        await tooling.resolve_target(ctx.session, ctx.org.id, body.target) if body.target else None
+        await tooling.resolve_target(ctx.session, ctx.org_id, body.target) if body.target else None
     )
-    tool_ctx = tooling.context(user_id=ctx.user_id, org_id=ctx.org.id, target=spec)
+    tool_ctx = tooling.context(user_id=ctx.user_id, org_id=ctx.org_id, target=spec)
     return await tooling.gate.call(tool, tool_ctx, ctx.caller.principal, body.arguments)
 
 
@@ -134,11 +134,11 @@ async def approvals(
     ctx.require(Permission.APPROVALS_READ)
     tooling = ctx.state.tooling
     result = await list_approvals(
-        ctx.state.db, ctx.org.id, page.offset, page.limit, status=status, target_id=target_id
+        ctx.state.db, ctx.org_id, page.offset, page.limit, status=status, target_id=target_id
     )
     items = []
     for row in result.items:
-        view = await tooling.store.get(ctx.org.id, row.id)
+        view = await tooling.store.get(ctx.org_id, row.id)
         if view is not None:
             items.append(ApprovalOut.of(view))
     return Page[ApprovalOut](
@@ -148,13 +148,13 @@ async def approvals(
 
 @router.get("/approvals/{approval_id}", response_model=ApprovalOut, tags=["approvals"])
 async def get_approval(approval_id: str, ctx: OrgDep) -> ApprovalOut:
-    view = await ctx.state.tooling.approvals.get(ctx.caller.principal, ctx.org.id, approval_id)
+    view = await ctx.state.tooling.approvals.get(ctx.caller.principal, ctx.org_id, approval_id)
     return ApprovalOut.of(view)
 
 
 async def _decide(ctx: OrgDep, approval_id: str, approve: bool, reason: str | None) -> ApprovalOut:
     view = await ctx.state.tooling.approvals.decide(
-        ctx.caller.principal, ctx.org.id, approval_id, approve=approve, reason=reason
+        ctx.caller.principal, ctx.org_id, approval_id, approve=approve, reason=reason
     )
     await ctx.audit(
         "approvals.approve" if approve else "approvals.deny",
@@ -180,10 +180,10 @@ async def deny(approval_id: str, body: DecisionIn, ctx: OrgDep) -> ApprovalOut:
 async def execute(approval_id: str, ctx: OrgDep) -> ToolResult:
     """Run an approved change, once, with exactly the approved arguments."""
     tooling = ctx.state.tooling
-    view = await tooling.approvals.get(ctx.caller.principal, ctx.org.id, approval_id)
+    view = await tooling.approvals.get(ctx.caller.principal, ctx.org_id, approval_id)
     tool = tooling.registry.get(view.tool)
     spec = None
     if view.target_id is not None:
-        spec = await tooling.resolve_target(ctx.session, ctx.org.id, view.target_id)
-    tool_ctx = tooling.context(user_id=ctx.user_id, org_id=ctx.org.id, target=spec)
+        spec = await tooling.resolve_target(ctx.session, ctx.org_id, view.target_id)
+    tool_ctx = tooling.context(user_id=ctx.user_id, org_id=ctx.org_id, target=spec)
     return await tooling.gate.execute_approved(tool, tool_ctx, ctx.caller.principal, approval_id)

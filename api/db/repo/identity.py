@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from api.db.models import ApiToken, Membership, Organization, RefreshSession, User
 from api.db.repo.pages import Page, paginate
@@ -68,7 +69,10 @@ async def create_user(
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User | None:
-    return await session.get(User, user_id)
+    """The user with their memberships, in one query (this runs on every request)."""
+    return await session.scalar(
+        select(User).where(User.id == user_id).options(joinedload(User.memberships))
+    )
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -151,8 +155,21 @@ async def add_api_token(
     return token
 
 
-async def api_token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
-    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+async def api_token_by_hash(session: AsyncSession, token_hash: str) -> tuple[ApiToken, User] | None:
+    """The token and its user with memberships, in one query (this runs on every request)."""
+    row = (
+        (
+            await session.execute(
+                select(ApiToken, User)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.token_hash == token_hash)
+                .options(joinedload(User.memberships))
+            )
+        )
+        .unique()
+        .first()
+    )
+    return (row[0], row[1]) if row is not None else None
 
 
 async def api_tokens_of(session: AsyncSession, user_id: str, org_id: str) -> list[ApiToken]:
