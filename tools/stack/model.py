@@ -1,111 +1,177 @@
 """The typed stack model every orchestrator adapter consumes.
 
-Compose allows several spellings of the same thing (list or mapping environments, short
-or long port and volume syntax, ...); normalization turns them into one. Keys the model
-does not type are kept in ``extras`` so converters can report them instead of dropping
-them silently.
+Compose allows several spellings of one thing (list or mapping environments, short or
+long port and volume syntax, "1m30s" or "90s"); normalization turns them into one, so
+adapters and ``config_hash`` see equal services as equal. Nothing valid is dropped:
+schema-valid keys the model does not type stay in ``extras`` (adapters report them as
+unsupported), and ``x-*`` extension keys stay in ``extensions`` (adapters ignore them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shlex
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
+Protocol = Literal["tcp", "udp", "sctp"]
 
 
-class PortMapping(BaseModel):
+class _Model(BaseModel):
+    # A misspelt field in an adapter or test should fail loudly, not become a silent no-op.
+    model_config = ConfigDict(extra="forbid")
+
+
+class PortMapping(_Model):
+    """One container port; short-syntax ranges are expanded to one mapping per port."""
+
     target: int
     published: int | None = None
     host_ip: str | None = None
-    protocol: Literal["tcp", "udp", "sctp"] = "tcp"
-
-    def short(self) -> str:
-        host = f"{self.host_ip}:" if self.host_ip else ""
-        published = f"{self.published}:" if self.published is not None else ""
-        return f"{host}{published}{self.target}/{self.protocol}"
+    protocol: Protocol = "tcp"
+    mode: Literal["ingress", "host"] | None = None
+    name: str | None = None
+    app_protocol: str | None = None
 
 
-class VolumeMount(BaseModel):
+class BindOptions(_Model):
+    propagation: str | None = None
+    create_host_path: bool | None = None
+    selinux: Literal["z", "Z"] | None = None
+    recursive: str | None = None
+
+
+class VolumeOptions(_Model):
+    nocopy: bool = False
+    subpath: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class TmpfsOptions(_Model):
+    size: int | None = Field(default=None, description="bytes")
+    mode: int | None = None
+
+
+class VolumeMount(_Model):
+    """A mount. Short-syntax binds get ``bind.create_host_path=True``, as compose does."""
+
     type: Literal["volume", "bind", "tmpfs"]
     target: str
-    source: str | None = None
+    source: str | None = Field(
+        default=None, description="volume name, or host path as written (may be relative)"
+    )
     read_only: bool = False
+    consistency: str | None = None
+    bind: BindOptions | None = None
+    volume: VolumeOptions | None = None
+    tmpfs: TmpfsOptions | None = None
 
 
-class Healthcheck(BaseModel):
+class Healthcheck(_Model):
+    """``test`` is ["CMD", ...] or ["CMD-SHELL", "..."]; ["NONE"] becomes ``disable``."""
+
     test: list[str] = Field(default_factory=list)
-    interval: float | None = None
-    timeout: float | None = None
-    start_period: float | None = None
+    interval: float | None = Field(default=None, description="seconds")
+    timeout: float | None = Field(default=None, description="seconds")
+    start_period: float | None = Field(default=None, description="seconds")
+    start_interval: float | None = Field(default=None, description="seconds")
     retries: int | None = None
     disable: bool = False
 
 
-class Resources(BaseModel):
+class Resources(_Model):
     cpus: float | None = None
-    memory: int | None = None
+    memory: int | None = Field(default=None, description="bytes")
+    pids: int | None = None
+    devices: list[dict[str, Any]] = Field(default_factory=list, description="reservations only")
+    generic_resources: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class UpdatePolicy(BaseModel):
+class UpdatePolicy(_Model):
     parallelism: int | None = None
-    delay: float | None = None
+    delay: float | None = Field(default=None, description="seconds")
     failure_action: str | None = None
-    order: str | None = None
-    monitor: float | None = None
+    monitor: float | None = Field(default=None, description="seconds")
     max_failure_ratio: float | None = None
+    order: Literal["start-first", "stop-first"] | None = None
 
 
-class RestartPolicy(BaseModel):
+class RestartPolicy(_Model):
     condition: str | None = None
-    delay: float | None = None
+    delay: float | None = Field(default=None, description="seconds")
     max_attempts: int | None = None
-    window: float | None = None
+    window: float | None = Field(default=None, description="seconds")
 
 
-class Deploy(BaseModel):
+class Deploy(_Model):
     mode: str | None = None
     replicas: int | None = None
+    endpoint_mode: str | None = None
     limits: Resources = Field(default_factory=Resources)
     reservations: Resources = Field(default_factory=Resources)
     update_config: UpdatePolicy | None = None
     rollback_config: UpdatePolicy | None = None
     restart_policy: RestartPolicy | None = None
     placement_constraints: list[str] = Field(default_factory=list)
+    placement_preferences: list[str] = Field(
+        default_factory=list, description="spread: values, in order"
+    )
+    max_replicas_per_node: int | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class FileRef(BaseModel):
+class FileRef(_Model):
     """A service's reference to a top-level config or secret."""
 
     source: str
     target: str | None = None
     uid: str | None = None
     gid: str | None = None
-    mode: int | None = None
+    mode: int | None = Field(default=None, description="permission bits, e.g. 0o440")
 
 
-class Service(BaseModel):
+class DependencyFlags(_Model):
+    """The long-syntax depends_on options other than the condition."""
+
+    restart: bool = False
+    required: bool = True
+
+
+class BuildSpec(_Model):
+    """Build settings, kept for reporting: WindFlow deploys images, it does not build."""
+
+    context: str = "."
+    dockerfile: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="every other build key")
+
+
+class Service(_Model):
     name: str
     image: str | None = None
-    build: dict[str, Any] | None = None
+    build: BuildSpec | None = None
     command: list[str] | None = None
     entrypoint: list[str] | None = None
-    environment: dict[str, str | None] = Field(default_factory=dict)
+    environment: dict[str, str | None] = Field(
+        default_factory=dict, description="env_file contents merged in; None = pass through"
+    )
     ports: list[PortMapping] = Field(default_factory=list)
     expose: list[str] = Field(default_factory=list)
     volumes: list[VolumeMount] = Field(default_factory=list)
     depends_on: dict[str, Condition] = Field(default_factory=dict)
+    dependency_flags: dict[str, DependencyFlags] = Field(
+        default_factory=dict, description="only dependencies with non-default flags"
+    )
     healthcheck: Healthcheck | None = None
     restart: str | None = None
     deploy: Deploy = Field(default_factory=Deploy)
     labels: dict[str, str] = Field(default_factory=dict)
     networks: dict[str, list[str]] = Field(
-        default_factory=dict, description="network name -> aliases"
+        default_factory=dict, description="network -> aliases; empty means the default network"
+    )
+    network_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-network settings other than aliases"
     )
     user: str | None = None
     working_dir: str | None = None
@@ -117,68 +183,76 @@ class Service(BaseModel):
     network_mode: str | None = None
     pid: str | None = None
     ipc: str | None = None
-    devices: list[Any] = Field(default_factory=list)
+    devices: list[str] = Field(default_factory=list, description="HOST[:CONTAINER[:PERMS]]")
     tmpfs: list[str] = Field(default_factory=list)
     configs: list[FileRef] = Field(default_factory=list)
     secrets: list[FileRef] = Field(default_factory=list)
     hostname: str | None = None
-    extra_hosts: list[str] = Field(default_factory=list)
-    stop_grace_period: float | None = None
+    extra_hosts: list[str] = Field(default_factory=list, description="HOST:IP")
+    stop_grace_period: float | None = Field(default=None, description="seconds")
     logging: dict[str, Any] | None = None
-    ulimits: dict[str, Any] = Field(default_factory=dict)
+    ulimits: dict[str, int | dict[str, int]] = Field(
+        default_factory=dict, description="name -> limit, or {soft, hard}"
+    )
     profiles: list[str] = Field(default_factory=list)
+    extensions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="x-* keys by JSON pointer into the service, e.g. /x-team, /deploy/x-cost",
+    )
     extras: dict[str, Any] = Field(
-        default_factory=dict, description="Schema-valid keys the model does not type"
+        default_factory=dict, description="schema-valid keys the model does not type, as given"
     )
 
 
-class NetworkSpec(BaseModel):
+class NetworkSpec(_Model):
     driver: str | None = None
     external: bool = False
     name: str | None = None
     internal: bool = False
     attachable: bool = False
     labels: dict[str, str] = Field(default_factory=dict)
-    extras: dict[str, Any] = Field(default_factory=dict)
+    extras: dict[str, Any] = Field(default_factory=dict, description="driver_opts, ipam, x-*...")
 
 
-class VolumeSpec(BaseModel):
+class VolumeSpec(_Model):
     driver: str | None = None
     external: bool = False
     name: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-    extras: dict[str, Any] = Field(default_factory=dict)
+    extras: dict[str, Any] = Field(default_factory=dict, description="driver_opts, x-*...")
 
 
-class FileSpec(BaseModel):
-    """A top-level config or secret definition."""
+class FileSpec(_Model):
+    """A top-level config or secret definition; ``file`` is relative as written."""
 
     file: str | None = None
     content: str | None = None
     environment: str | None = None
     external: bool = False
     name: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    extras: dict[str, Any] = Field(default_factory=dict, description="driver, x-*...")
 
 
-class Stack(BaseModel):
+class Stack(_Model):
     name: str
     services: dict[str, Service]
     networks: dict[str, NetworkSpec] = Field(default_factory=dict)
     volumes: dict[str, VolumeSpec] = Field(default_factory=dict)
     configs: dict[str, FileSpec] = Field(default_factory=dict)
     secrets: dict[str, FileSpec] = Field(default_factory=dict)
-    extensions: dict[str, Any] = Field(default_factory=dict)
+    extensions: dict[str, Any] = Field(default_factory=dict, description="top-level x-* keys")
+    extras: dict[str, Any] = Field(
+        default_factory=dict, description="other top-level keys: the file's own name:, models:"
+    )
 
 
 def config_hash(service: Service) -> str:
-    """Stable hash of a service's normalized definition: equal hash, nothing to recreate."""
-    canonical = json.dumps(service.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """sha256 of the canonical JSON of a normalized service: equal hash, nothing to redo.
+
+    Only the service itself counts: a changed secret file or network definition it uses
+    does not change the hash, and neither does anything in ``extensions``.
+    """
+    data = service.model_dump(mode="json", exclude={"extensions"})
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def split_command(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return shlex.split(value)
-    return [str(part) for part in value]

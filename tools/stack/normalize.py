@@ -1,152 +1,119 @@
-"""From a validated compose mapping to the typed ``Stack``."""
+"""From a validated compose mapping to the typed ``Service`` (one spelling per concept).
+
+Input here has passed the Compose schema, so shapes are right; what is checked is what
+the schema cannot say (a port number, a duration, an env_file that must exist), and
+every failure names the path and line.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from tools.stack.durations import parse_bytes, parse_duration
+from pydantic import ValidationError
+
+from tools.stack import extensions
+from tools.stack.deploy import normalize_deploy
+from tools.stack.errors import ComposeError
+from tools.stack.interpolation import parse_env_file
 from tools.stack.loader import Document, PathKey
 from tools.stack.model import (
-    Deploy,
+    BuildSpec,
+    DependencyFlags,
     FileRef,
-    FileSpec,
     Healthcheck,
-    NetworkSpec,
     PortMapping,
-    Resources,
-    RestartPolicy,
     Service,
-    Stack,
-    UpdatePolicy,
     VolumeMount,
-    VolumeSpec,
-    split_command,
+)
+from tools.stack.syntax import (
+    SyntaxProblem,
+    parse_long_port,
+    parse_long_volume,
+    parse_short_port,
+    parse_short_volume,
+)
+from tools.stack.units import (
+    as_mapping,
+    labels,
+    parse_bool,
+    parse_duration,
+    parse_int,
+    parse_mode,
 )
 
-_TYPED = set(Service.model_fields) - {"name", "extras"} | {"env_file"}
-_PORT = re.compile(
-    r"^(?:(?P<ip>\[[^\]]+\]|[\d.]+|[^:/]*):)??(?:(?P<published>\d+(?:-\d+)?)?:)?"
-    r"(?P<target>\d+(?:-\d+)?)(?:/(?P<protocol>tcp|udp|sctp))?$"
+EnvFileReader = Callable[[str], str]
+_TYPED = set(Service.model_fields) - {"name", "extras", "extensions", "dependency_flags"}
+_CONSUMED = _TYPED | {"env_file"}
+# Typed attributes that may hold x-* keys further down (ports are handled one by one).
+_NESTED = (
+    *("healthcheck", "deploy", "volumes", "secrets", "configs"),
+    *("devices", "networks", "depends_on", "ulimits"),
 )
+_RESTART = {"no", "always", "unless-stopped", "on-failure"}
+_HEALTH_FORMS = {"CMD", "CMD-SHELL", "NONE"}
+_PERMISSIONS = re.compile(r"^[rwm]+$")
 
 
-def _mapping(value: Any, separator: str = "=") -> dict[str, str | None]:
-    if isinstance(value, dict):
-        return {str(k): None if v is None else _scalar(v) for k, v in value.items()}
-    result: dict[str, str | None] = {}
-    for item in value or []:
-        key, sep, rest = str(item).partition(separator)
-        result[key] = rest if sep else None
-    return result
+def split_command(value: Any) -> list[str] | None:
+    """Compose splits a string command like a POSIX shell would, without running one."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return shlex.split(value)
+    return [str(part) for part in value]
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+class ServiceNormalizer:
+    """Builds one ``Service``; ``fail`` turns any problem into a located ComposeError."""
 
-
-def _range(text: str) -> list[int]:
-    start, _, end = text.partition("-")
-    return list(range(int(start), int(end or start) + 1))
-
-
-class _Normalizer:
-    def __init__(self, document: Document, read_env_file: Callable[[str], str] | None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        env: Mapping[str, str],
+        read_env_file: EnvFileReader | None,
+    ) -> None:
         self.document = document
+        self.env = env
         self.read_env_file = read_env_file
 
-    def fail(self, message: str, path: PathKey, hint: str | None = None) -> Exception:
-        return self.document.error(message, path, hint)
+    def fail(self, problem: str, path: PathKey, hint: str | None = None) -> ComposeError:
+        return self.document.error(problem, path, hint)
 
-    def duration(self, value: Any, path: PathKey) -> float | None:
+    def convert(self, parse: Callable[[Any], Any], value: Any, path: PathKey) -> Any:
+        """``parse(value)`` unless value is None; a ValueError becomes a located error."""
         if value is None:
             return None
         try:
-            return parse_duration(value)
+            return parse(value)
         except ValueError as exc:
-            raise self.fail(str(exc), path) from exc
+            raise self.fail(str(exc), path) from None
 
-    def size(self, value: Any, path: PathKey) -> int | None:
-        if value is None:
-            return None
-        try:
-            return parse_bytes(value)
-        except ValueError as exc:
-            raise self.fail(str(exc), path) from exc
-
-    def ports(self, raw: list[Any], path: PathKey) -> list[PortMapping]:
+    def ports(self, raw: list[Any], path: PathKey) -> tuple[list[PortMapping], dict[str, Any]]:
         ports: list[PortMapping] = []
+        found: dict[str, Any] = {}
         for index, item in enumerate(raw):
-            where = (*path, index)
-            if isinstance(item, dict):
-                published = item.get("published")
-                ports.append(
-                    PortMapping(
-                        target=int(item["target"]),
-                        published=int(published) if published not in (None, "") else None,
-                        host_ip=item.get("host_ip"),
-                        protocol=item.get("protocol", "tcp"),
-                    )
-                )
-                continue
-            match = _PORT.match(str(item))
-            if match is None:
-                raise self.fail(
-                    f"{item!r} is not a valid port mapping",
-                    where,
-                    hint='use [HOST_IP:][HOST:]CONTAINER[/PROTOCOL], e.g. "127.0.0.1:8080:80"',
-                )
-            targets = _range(match["target"])
-            published_range = _range(match["published"]) if match["published"] else []
-            if published_range and len(published_range) != len(targets):
-                raise self.fail(f"{item!r}: the port ranges differ in length", where)
-            host_ip = (match["ip"] or "").strip("[]") or None
-            for position, target in enumerate(targets):
-                ports.append(
-                    PortMapping(
-                        target=target,
-                        published=published_range[position] if published_range else None,
-                        host_ip=host_ip,
-                        protocol=match["protocol"] or "tcp",
-                    )
-                )
-        return ports
+            try:
+                if isinstance(item, dict):
+                    # Extensions follow the normalized index: rendering writes one per port.
+                    found |= extensions.collect(item, extensions.pointer("ports", len(ports)))
+                    ports.append(parse_long_port(item))
+                else:
+                    ports.extend(parse_short_port(item))
+            except SyntaxProblem as exc:
+                raise self.fail(exc.problem, (*path, index), exc.hint) from None
+        return ports, found
 
     def volumes(self, raw: list[Any], path: PathKey) -> list[VolumeMount]:
         mounts: list[VolumeMount] = []
         for index, item in enumerate(raw):
-            if isinstance(item, dict):
-                mounts.append(
-                    VolumeMount(
-                        type=item.get("type", "volume"),
-                        source=item.get("source"),
-                        target=item["target"],
-                        read_only=bool(item.get("read_only", False)),
-                    )
-                )
-                continue
-            parts = str(item).split(":")
-            if len(parts) == 1:
-                mounts.append(VolumeMount(type="volume", target=parts[0]))
-                continue
-            if len(parts) > 3:
-                raise self.fail(
-                    f"{item!r} is not a valid volume", (*path, index), hint="use SOURCE:TARGET[:ro]"
-                )
-            source, target = parts[0], parts[1]
-            mode = parts[2] if len(parts) == 3 else ""
-            is_bind = source.startswith(("/", ".", "~"))
-            mounts.append(
-                VolumeMount(
-                    type="bind" if is_bind else "volume",
-                    source=source,
-                    target=target,
-                    read_only="ro" in mode.split(","),
-                )
-            )
+            try:
+                parse = parse_long_volume if isinstance(item, dict) else parse_short_volume
+                mounts.append(parse(item))
+            except SyntaxProblem as exc:
+                raise self.fail(exc.problem, (*path, index), exc.hint) from None
         return mounts
 
     def healthcheck(self, raw: dict[str, Any] | None, path: PathKey) -> Healthcheck | None:
@@ -155,209 +122,264 @@ class _Normalizer:
         test = raw.get("test")
         if isinstance(test, str):
             test = ["CMD-SHELL", test]
-        return Healthcheck(
-            test=[str(t) for t in test or []],
-            interval=self.duration(raw.get("interval"), (*path, "interval")),
-            timeout=self.duration(raw.get("timeout"), (*path, "timeout")),
-            start_period=self.duration(raw.get("start_period"), (*path, "start_period")),
-            retries=raw.get("retries"),
-            disable=bool(raw.get("disable", False)) or test == ["NONE"],
-        )
-
-    def policy(self, raw: dict[str, Any] | None, path: PathKey) -> UpdatePolicy | None:
-        if raw is None:
-            return None
-        return UpdatePolicy(
-            parallelism=raw.get("parallelism"),
-            delay=self.duration(raw.get("delay"), (*path, "delay")),
-            failure_action=raw.get("failure_action"),
-            order=raw.get("order"),
-            monitor=self.duration(raw.get("monitor"), (*path, "monitor")),
-            max_failure_ratio=raw.get("max_failure_ratio"),
-        )
-
-    def resources(self, raw: dict[str, Any] | None, path: PathKey) -> Resources:
-        raw = raw or {}
-        cpus = raw.get("cpus")
-        return Resources(
-            cpus=float(cpus) if cpus is not None else None,
-            memory=self.size(raw.get("memory"), (*path, "memory")),
-        )
-
-    def deploy(self, raw: dict[str, Any] | None, path: PathKey) -> Deploy:
-        raw = raw or {}
-        resources = raw.get("resources") or {}
-        restart = raw.get("restart_policy")
-        return Deploy(
-            mode=raw.get("mode"),
-            replicas=raw.get("replicas"),
-            limits=self.resources(resources.get("limits"), (*path, "resources", "limits")),
-            reservations=self.resources(
-                resources.get("reservations"), (*path, "resources", "reservations")
-            ),
-            update_config=self.policy(raw.get("update_config"), (*path, "update_config")),
-            rollback_config=self.policy(raw.get("rollback_config"), (*path, "rollback_config")),
-            restart_policy=RestartPolicy(
-                condition=restart.get("condition"),
-                delay=self.duration(restart.get("delay"), (*path, "restart_policy", "delay")),
-                max_attempts=restart.get("max_attempts"),
-                window=self.duration(restart.get("window"), (*path, "restart_policy", "window")),
+        if test and test[0] not in _HEALTH_FORMS:
+            raise self.fail(
+                f"a healthcheck test list starts with CMD, CMD-SHELL or NONE, not {test[0]!r}",
+                (*path, "test"),
+                hint='e.g. ["CMD", "curl", "-f", "http://localhost/"], or a string for a shell',
             )
-            if restart
-            else None,
-            placement_constraints=list((raw.get("placement") or {}).get("constraints") or []),
-            labels={k: v or "" for k, v in _mapping(raw.get("labels")).items()},
+        if test == ["NONE"] or self.convert(parse_bool, raw.get("disable"), (*path, "disable")):
+            return Healthcheck(disable=True)
+        return Healthcheck(
+            test=list(test or []),
+            interval=self.convert(parse_duration, raw.get("interval"), (*path, "interval")),
+            timeout=self.convert(parse_duration, raw.get("timeout"), (*path, "timeout")),
+            start_period=self.convert(
+                parse_duration, raw.get("start_period"), (*path, "start_period")
+            ),
+            start_interval=self.convert(
+                parse_duration, raw.get("start_interval"), (*path, "start_interval")
+            ),
+            retries=self.convert(parse_int, raw.get("retries"), (*path, "retries")),
         )
 
-    def refs(self, raw: list[Any] | None) -> list[FileRef]:
-        return [
-            FileRef(source=item) if isinstance(item, str) else FileRef(**item) for item in raw or []
-        ]
+    def refs(self, raw: list[Any] | None, path: PathKey) -> list[FileRef]:
+        refs: list[FileRef] = []
+        for index, item in enumerate(raw or []):
+            if isinstance(item, str):
+                refs.append(FileRef(source=item))
+                continue
+            refs.append(
+                FileRef(
+                    source=item["source"],
+                    target=item.get("target"),
+                    uid=item.get("uid"),
+                    gid=item.get("gid"),
+                    mode=self.convert(parse_mode, item.get("mode"), (*path, index, "mode")),
+                )
+            )
+        return refs
 
     def environment(self, raw: dict[str, Any], path: PathKey) -> dict[str, str | None]:
+        """env_file contents first (in order), then ``environment:``, which wins."""
         env: dict[str, str | None] = {}
         files = raw.get("env_file") or []
         for index, entry in enumerate([files] if isinstance(files, str) else files):
-            name = entry if isinstance(entry, str) else entry.get("path")
-            required = True if isinstance(entry, str) else entry.get("required", True)
+            where = (*path, "env_file", index)
+            name = entry if isinstance(entry, str) else entry["path"]
+            required = True
+            if isinstance(entry, dict):
+                required = self.convert(parse_bool, entry.get("required", True), where)
+                if entry.get("format"):
+                    raise self.fail(f"env_file format {entry['format']!r} is not supported", where)
             if self.read_env_file is None:
+                if not required:
+                    continue  # nothing can be read, so an optional file counts as absent
                 raise self.fail(
-                    f"env_file {name!r} cannot be read here",
-                    (*path, "env_file", index),
-                    hint="inline the variables under environment:",
+                    f"env_file {name!r} cannot be read: no base directory was given",
+                    where,
+                    hint="load the stack from its file, or move the variables to environment:",
                 )
             try:
                 text = self.read_env_file(name)
-            except FileNotFoundError as exc:
+            except FileNotFoundError:
                 if not required:
                     continue
-                raise self.fail(f"env_file {name!r} does not exist", (*path, "env_file")) from exc
-            from tools.stack.interpolation import parse_env_file
-
-            env.update(parse_env_file(text, file=name))
-        env.update(_mapping(raw.get("environment")))
+                raise self.fail(
+                    f"env_file {name!r} does not exist",
+                    where,
+                    hint="paths are relative to the compose file; set required: false if optional",
+                ) from None
+            env.update(parse_env_file(text, file=name, env=self.env))
+        env.update(as_mapping(raw.get("environment")))
         return env
 
-    def service(self, name: str, raw: dict[str, Any]) -> Service:
+    def depends_on(
+        self, raw: Any, path: PathKey, services: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, DependencyFlags]]:
+        entries = {n: {} for n in raw} if isinstance(raw, list) else dict(raw or {})
+        conditions: dict[str, Any] = {}
+        flags: dict[str, DependencyFlags] = {}
+        for name, spec in entries.items():
+            required = self.convert(parse_bool, spec.get("required", True), (*path, name))
+            restart = self.convert(parse_bool, spec.get("restart", False), (*path, name))
+            if name not in services:
+                if not required:
+                    continue  # compose ignores a missing optional dependency
+                raise self.fail(
+                    f"depends on an unknown service {name!r}",
+                    (*path, name),
+                    hint=f"services: {', '.join(services)}",
+                )
+            conditions[name] = spec.get("condition", "service_started")
+            if restart or not required:
+                flags[name] = DependencyFlags(restart=restart, required=required)
+        return conditions, flags
+
+    def networks(self, raw: Any) -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
+        if isinstance(raw, list):
+            return {name: [] for name in raw}, {}
+        aliases: dict[str, list[str]] = {}
+        options: dict[str, dict[str, Any]] = {}
+        for name, spec in (raw or {}).items():
+            spec = extensions.without(spec or {})
+            aliases[name] = list(spec.pop("aliases", None) or [])
+            if spec:
+                options[name] = spec
+        return aliases, options
+
+    def service(self, name: str, raw: dict[str, Any], services: Mapping[str, Any]) -> Service:
         path: PathKey = ("services", name)
-        depends = raw.get("depends_on") or {}
-        if isinstance(depends, list):
-            depends = {d: {"condition": "service_started"} for d in depends}
-        networks = raw.get("networks") or {}
-        if isinstance(networks, list):
-            networks = {n: None for n in networks}
-        return Service(
-            name=name,
-            image=raw.get("image"),
-            build={"context": raw["build"]}
-            if isinstance(raw.get("build"), str)
-            else raw.get("build"),
-            command=split_command(raw.get("command")),
-            entrypoint=split_command(raw.get("entrypoint")),
-            environment=self.environment(raw, path),
-            ports=self.ports(raw.get("ports") or [], (*path, "ports")),
-            expose=[str(e) for e in raw.get("expose") or []],
-            volumes=self.volumes(raw.get("volumes") or [], (*path, "volumes")),
-            depends_on={
-                dep: spec.get("condition", "service_started") for dep, spec in depends.items()
-            },
-            healthcheck=self.healthcheck(raw.get("healthcheck"), (*path, "healthcheck")),
-            restart=raw.get("restart"),
-            deploy=self.deploy(raw.get("deploy"), (*path, "deploy")),
-            labels={k: v or "" for k, v in _mapping(raw.get("labels")).items()},
-            networks={n: list((spec or {}).get("aliases") or []) for n, spec in networks.items()},
-            user=str(raw["user"]) if raw.get("user") is not None else None,
-            working_dir=raw.get("working_dir"),
-            read_only=bool(raw.get("read_only", False)),
-            privileged=bool(raw.get("privileged", False)),
-            cap_add=list(raw.get("cap_add") or []),
-            cap_drop=list(raw.get("cap_drop") or []),
-            security_opt=list(raw.get("security_opt") or []),
-            network_mode=raw.get("network_mode"),
-            pid=raw.get("pid"),
-            ipc=raw.get("ipc"),
-            devices=list(raw.get("devices") or []),
-            tmpfs=[raw["tmpfs"]]
-            if isinstance(raw.get("tmpfs"), str)
-            else list(raw.get("tmpfs") or []),
-            configs=self.refs(raw.get("configs")),
-            secrets=self.refs(raw.get("secrets")),
-            hostname=raw.get("hostname"),
-            extra_hosts=[f"{k}:{v}" for k, v in raw["extra_hosts"].items()]
-            if isinstance(raw.get("extra_hosts"), dict)
-            else list(raw.get("extra_hosts") or []),
-            stop_grace_period=self.duration(
-                raw.get("stop_grace_period"), (*path, "stop_grace_period")
-            ),
-            logging=raw.get("logging"),
-            ulimits=dict(raw.get("ulimits") or {}),
-            profiles=list(raw.get("profiles") or []),
-            extras={k: v for k, v in raw.items() if k not in _TYPED},
-        )
+        if not any(raw.get(key) for key in ("image", "build", "provider")):
+            raise self.fail(
+                f"service {name!r} has neither an image nor a build",
+                path,
+                hint="add image: repository:tag",
+            )
+        own_extensions = {k: v for k, v in raw.items() if k.startswith("x-")}
+        nested = {extensions.pointer(k): v for k, v in own_extensions.items()}
+        for key in _NESTED:
+            nested |= extensions.collect(raw.get(key), extensions.pointer(key))
+        ports, port_extensions = self.ports(raw.get("ports") or [], (*path, "ports"))
+        depends_on, flags = self.depends_on(raw.get("depends_on"), (*path, "depends_on"), services)
+        # A dropped optional dependency takes its extensions with it.
+        nested = {
+            pointer: value
+            for pointer, value in nested.items()
+            if not pointer.startswith("/depends_on/") or pointer.split("/")[2] in depends_on
+        }
+        aliases, network_options = self.networks(raw.get("networks"))
+        build = raw.get("build")
+        if isinstance(build, str):
+            build = {"context": build}
+        try:
+            return Service(
+                name=name,
+                image=raw.get("image"),
+                build=None
+                if build is None
+                else BuildSpec(
+                    context=build.get("context", "."),
+                    dockerfile=build.get("dockerfile"),
+                    options={k: v for k, v in build.items() if k not in ("context", "dockerfile")},
+                ),
+                command=self.command(raw, path, "command"),
+                entrypoint=self.command(raw, path, "entrypoint"),
+                environment=self.environment(raw, path),
+                ports=ports,
+                expose=[str(e) for e in raw.get("expose") or []],
+                volumes=self.volumes(raw.get("volumes") or [], (*path, "volumes")),
+                depends_on=depends_on,
+                dependency_flags=flags,
+                healthcheck=self.healthcheck(raw.get("healthcheck"), (*path, "healthcheck")),
+                restart=self.restart(raw.get("restart"), (*path, "restart")),
+                deploy=normalize_deploy(raw.get("deploy"), (*path, "deploy"), self.convert),
+                labels=labels(raw.get("labels")),
+                networks=aliases,
+                network_options=network_options,
+                user=raw.get("user"),
+                working_dir=raw.get("working_dir"),
+                read_only=self.convert(
+                    parse_bool, raw.get("read_only", False), (*path, "read_only")
+                ),
+                privileged=self.convert(
+                    parse_bool, raw.get("privileged", False), (*path, "privileged")
+                ),
+                cap_add=list(raw.get("cap_add") or []),
+                cap_drop=list(raw.get("cap_drop") or []),
+                security_opt=list(raw.get("security_opt") or []),
+                network_mode=raw.get("network_mode"),
+                pid=raw.get("pid"),
+                ipc=raw.get("ipc"),
+                devices=[self.device(d) for d in raw.get("devices") or []],
+                tmpfs=[raw["tmpfs"]]
+                if isinstance(raw.get("tmpfs"), str)
+                else raw.get("tmpfs") or [],
+                configs=self.refs(raw.get("configs"), (*path, "configs")),
+                secrets=self.refs(raw.get("secrets"), (*path, "secrets")),
+                hostname=raw.get("hostname"),
+                extra_hosts=self.extra_hosts(raw.get("extra_hosts")),
+                stop_grace_period=self.convert(
+                    parse_duration, raw.get("stop_grace_period"), (*path, "stop_grace_period")
+                ),
+                logging=raw.get("logging"),
+                ulimits=self.ulimits(raw.get("ulimits") or {}, (*path, "ulimits")),
+                profiles=list(raw.get("profiles") or []),
+                extensions=nested | port_extensions,
+                extras={
+                    k: v for k, v in raw.items() if k not in _CONSUMED and k not in own_extensions
+                },
+            )
+        except ValidationError as exc:
+            # The schema and the checks above should make this unreachable; if not, the
+            # user still gets a located error instead of a pydantic traceback.
+            location = exc.errors()[0]["loc"]
+            problem = exc.errors()[0]["msg"]
+            raise self.fail(f"{'.'.join(map(str, location))}: {problem}", path) from None
 
-    def stack(self, name: str) -> Stack:
-        data = self.document.data
-        services = data.get("services") or {}
-        for service_name, raw in services.items():
-            for dependency in raw.get("depends_on") or {}:
-                if dependency not in services:
-                    raise self.fail(
-                        f"depends on unknown service {dependency!r}",
-                        ("services", service_name, "depends_on"),
-                        hint=f"services: {', '.join(sorted(services))}",
-                    )
-        return Stack(
-            name=name,
-            services={n: self.service(n, raw) for n, raw in services.items()},
-            networks={
-                n: NetworkSpec(
-                    driver=(spec or {}).get("driver"),
-                    external=bool((spec or {}).get("external", False)),
-                    name=(spec or {}).get("name"),
-                    internal=bool((spec or {}).get("internal", False)),
-                    attachable=bool((spec or {}).get("attachable", False)),
-                    labels={k: v or "" for k, v in _mapping((spec or {}).get("labels")).items()},
-                    extras={
-                        k: v
-                        for k, v in (spec or {}).items()
-                        if k
-                        not in ("driver", "external", "name", "internal", "attachable", "labels")
-                    },
-                )
-                for n, spec in (data.get("networks") or {}).items()
-            },
-            volumes={
-                n: VolumeSpec(
-                    driver=(spec or {}).get("driver"),
-                    external=bool((spec or {}).get("external", False)),
-                    name=(spec or {}).get("name"),
-                    labels={k: v or "" for k, v in _mapping((spec or {}).get("labels")).items()},
-                    extras={
-                        k: v
-                        for k, v in (spec or {}).items()
-                        if k not in ("driver", "external", "name", "labels")
-                    },
-                )
-                for n, spec in (data.get("volumes") or {}).items()
-            },
-            configs={n: FileSpec(**_file_spec(s)) for n, s in (data.get("configs") or {}).items()},
-            secrets={n: FileSpec(**_file_spec(s)) for n, s in (data.get("secrets") or {}).items()},
-            extensions={k: v for k, v in data.items() if k.startswith("x-")},
-        )
+    def command(self, raw: dict[str, Any], path: PathKey, key: str) -> list[str] | None:
+        try:
+            return split_command(raw.get(key))
+        except ValueError as exc:
+            raise self.fail(
+                f"cannot split the {key} into words: {exc}",
+                (*path, key),
+                hint='quote it consistently, or use the list form ["prog", "arg"]',
+            ) from None
 
+    def restart(self, value: str | None, path: PathKey) -> str | None:
+        if value is None:
+            return None
+        policy, _, retries = value.partition(":")
+        if policy not in _RESTART or (
+            retries and (policy != "on-failure" or not retries.isdigit())
+        ):
+            raise self.fail(
+                f"{value!r} is not a restart policy",
+                path,
+                hint="use no, always, unless-stopped, on-failure or on-failure:N",
+            )
+        return value
 
-def _file_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
-    spec = spec or {}
-    return {
-        "file": spec.get("file"),
-        "content": spec.get("content"),
-        "environment": spec.get("environment"),
-        "external": bool(spec.get("external", False)),
-        "name": spec.get("name"),
-    }
+    @staticmethod
+    def device(item: Any) -> str:
+        """Canonical ``HOST:CONTAINER[:PERMS]`` (``/dev/x:rw`` reads as ``/dev/x:/dev/x:rw``)."""
+        if isinstance(item, dict):
+            source, target, permissions = (
+                item["source"],
+                item.get("target"),
+                item.get("permissions"),
+            )
+        else:
+            parts = str(item).split(":")
+            source = parts[0]
+            target = parts[1] if len(parts) > 1 else None
+            permissions = parts[2] if len(parts) > 2 else None
+            if len(parts) == 2 and _PERMISSIONS.match(parts[1]):
+                target, permissions = None, parts[1]
+        if permissions and not target:
+            target = source
+        return ":".join(part for part in (source, target, permissions) if part)
 
+    @staticmethod
+    def extra_hosts(raw: Any) -> list[str]:
+        if isinstance(raw, dict):
+            hosts: list[str] = []
+            for host, address in raw.items():
+                for one in address if isinstance(address, list) else [address]:
+                    hosts.append(f"{host}:{one}")
+            return hosts
+        # "host=ip" is the newer spelling; "host:ip" the one adapters expect.
+        return [h.replace("=", ":", 1) if "=" in h else h for h in raw or []]
 
-def normalize(
-    document: Document, name: str, read_env_file: Callable[[str], str] | None = None
-) -> Stack:
-    return _Normalizer(document, read_env_file).stack(name)
+    def ulimits(self, raw: dict[str, Any], path: PathKey) -> dict[str, int | dict[str, int]]:
+        limits: dict[str, int | dict[str, int]] = {}
+        for name, value in raw.items():
+            if isinstance(value, dict):
+                limits[name] = {
+                    bound: self.convert(parse_int, value[bound], (*path, name, bound))
+                    for bound in ("soft", "hard")
+                }
+            else:
+                limits[name] = self.convert(parse_int, value, (*path, name))
+        return limits
