@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tools.kubernetes_tools import KUBERNETES_TOOLS
 from tools.registry import ToolRegistry
 from tools.stack_tools import STACK_TOOLS
 
 
 def default_registry() -> ToolRegistry:
-    return ToolRegistry([*STACK_TOOLS])
+    return ToolRegistry([*STACK_TOOLS, *KUBERNETES_TOOLS])

@@ -30,6 +30,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "scale_service": {"stack": "blog", "service": "web", "replicas": 2},
     "rollback_stack": {"stack": "blog"},
     "remove_stack": {"stack": "blog"},
+    "k8s_apply_manifests": {
+        "stack": "blog",
+        "manifests": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    },
+    "k8s_scale_deployment": {"stack": "blog", "deployment": "web", "replicas": 2},
+    "k8s_rollout_undo": {"stack": "blog", "deployment": "web"},
+    "k8s_delete_stack": {"stack": "blog"},
 }
 
 

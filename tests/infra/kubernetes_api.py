@@ -73,45 +73,93 @@ current-context: t
         client_port, peer_port = _port(), _port()
         (root / "tokens.csv").write_text(f"{self.token},admin,admin-uid,system:masters\n")
         subprocess.run(
-            ["openssl", "genrsa", "-out", str(root / "sa.key"), "2048"], check=True,
+            ["openssl", "genrsa", "-out", str(root / "sa.key"), "2048"],
+            check=True,
             capture_output=True,
         )
         subprocess.run(
-            ["openssl", "rsa", "-in", str(root / "sa.key"), "-pubout", "-out", str(root / "sa.pub")],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "rsa",
+                "-in",
+                str(root / "sa.key"),
+                "-pubout",
+                "-out",
+                str(root / "sa.pub"),
+            ],
+            check=True,
+            capture_output=True,
         )
-        self._spawn("etcd", [
-            "etcd", "--name", "t", "--data-dir", str(root / "etcd"),
-            "--listen-client-urls", f"http://127.0.0.1:{client_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-cluster", f"t=http://127.0.0.1:{peer_port}",
-        ])
-        self._spawn("kube-apiserver", [
-            str(BIN / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{client_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.port}", f"--cert-dir={root / 'certs'}",
-            f"--token-auth-file={root / 'tokens.csv'}", "--authorization-mode=RBAC",
-            f"--service-account-key-file={root / 'sa.pub'}",
-            f"--service-account-signing-key-file={root / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc",
-            "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
-            # Without a token controller pods would wait for service account tokens.
-            "--disable-admission-plugins=ServiceAccount",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "etcd",
+                "--name",
+                "t",
+                "--data-dir",
+                str(root / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{client_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{client_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"t=http://127.0.0.1:{peer_port}",
+            ],
+        )
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(BIN / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{client_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.port}",
+                f"--cert-dir={root / 'certs'}",
+                f"--token-auth-file={root / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={root / 'sa.pub'}",
+                f"--service-account-signing-key-file={root / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--allow-privileged=true",
+                # Without a token controller pods would wait for service account tokens.
+                "--disable-admission-plugins=ServiceAccount",
+            ],
+        )
         self._wait_ready(timeout)
         kubeconfig = self._kubeconfig()
-        self._spawn("kube-controller-manager", [
-            str(BIN / "kube-controller-manager"), f"--kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1", f"--secure-port={_port()}", "--leader-elect=false",
-            "--controllers=*,-serviceaccount-token",
-        ])
-        self._spawn("kube-scheduler", [
-            str(BIN / "kube-scheduler"), f"--kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1", f"--secure-port={_port()}", "--leader-elect=false",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(BIN / "kube-controller-manager"),
+                f"--kubeconfig={kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={_port()}",
+                "--leader-elect=false",
+                "--controllers=*,-serviceaccount-token",
+                # 1.20 also opens an insecure port on 0.0.0.0:10252 unless told not to.
+                "--port=0",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(BIN / "kube-scheduler"),
+                f"--kubeconfig={kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={_port()}",
+                "--leader-elect=false",
+                "--port=0",
+            ],
+        )
+        time.sleep(1.0)
+        for process in self.processes:
+            if process.poll() is not None:
+                raise ControlPlaneError(f"a control plane process exited: {self.logs()}")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -123,7 +171,10 @@ current-context: t
             try:
                 ready = httpx.get(f"{self.url}/readyz", headers=headers, verify=False, timeout=2)
                 namespace = httpx.get(
-                    f"{self.url}/api/v1/namespaces/default", headers=headers, verify=False, timeout=2
+                    f"{self.url}/api/v1/namespaces/default",
+                    headers=headers,
+                    verify=False,
+                    timeout=2,
                 )
                 if ready.status_code == 200 and namespace.status_code == 200:
                     return
