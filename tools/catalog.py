@@ -5,7 +5,8 @@ from __future__ import annotations
 from tools.kubernetes_tools import KUBERNETES_TOOLS
 from tools.registry import ToolRegistry
 from tools.stack_tools import STACK_TOOLS
+from tools.vagrant_tools import VAGRANT_TOOLS
 
 
 def default_registry() -> ToolRegistry:
-    return ToolRegistry([*STACK_TOOLS, *KUBERNETES_TOOLS])
+    return ToolRegistry([*STACK_TOOLS, *KUBERNETES_TOOLS, *VAGRANT_TOOLS])

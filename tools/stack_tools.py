@@ -150,7 +150,9 @@ async def _previous_config(ctx: ToolContext, stack: str, before: int | None = No
     )
 
 
-async def _deploy(ctx: ToolContext, stack: Stack, approval_id: str | None) -> DeployOutcome:
+async def deploy_recorded(ctx: ToolContext, stack: Stack) -> DeployOutcome:
+    """Deploy through the context's adapter, recording a Deployment revision and its end."""
+    approval_id = _approval_id(ctx)
     rendered = dump_compose(stack)
     record = None
     if ctx.deployments is not None:
@@ -177,7 +179,7 @@ async def _deploy(ctx: ToolContext, stack: Stack, approval_id: str | None) -> De
 async def deploy_stack(ctx: ToolContext, args: DeployInput) -> DeployOutcome:
     """Deploy or update a compose stack on the target. Only changed services are recreated;
     a failed deploy is rolled back. Needs human approval of the plan first."""
-    return await _deploy(ctx, _parse(args), _approval_id(ctx))
+    return await deploy_recorded(ctx, _parse(args))
 
 
 @deploy_stack.planner
@@ -254,7 +256,7 @@ async def rollback_stack(ctx: ToolContext, args: StackRef) -> RollbackOutput:
     """Roll a stack back to its previous successful deployment. Needs human approval first."""
     _current, previous = await _rollback_source(ctx, args.stack)
     stack = load_stack(previous.rendered_config, name=args.stack)
-    outcome = await _deploy(ctx, stack, _approval_id(ctx))
+    outcome = await deploy_recorded(ctx, stack)
     return RollbackOutput(stack=args.stack, to_revision=previous.revision, outcome=outcome)
 
 

@@ -37,6 +37,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "k8s_scale_deployment": {"stack": "blog", "deployment": "web", "replicas": 2},
     "k8s_rollout_undo": {"stack": "blog", "deployment": "web"},
     "k8s_delete_stack": {"stack": "blog"},
+    "vagrant_up": {"stack": "blog", "compose": "services:\n  web:\n    image: nginx:1.27\n"},
+    "vagrant_halt": {"stack": "blog"},
+    "vagrant_destroy": {"stack": "blog"},
 }
 
 

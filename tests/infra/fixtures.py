@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -48,3 +49,12 @@ def kube_api() -> Iterator[KubeApiServer]:
         unavailable("Kubernetes API server", str(exc))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def vagrant_ready() -> str:
+    """The vagrant binary (its docker provider runs against the ``docker_engine``)."""
+    binary = shutil.which("vagrant")
+    if binary is None:
+        unavailable("vagrant", "not installed (run tests/setup-engines.sh)")
+    return binary
