@@ -1,124 +1,267 @@
 """A single Docker engine as a target: compose stacks deployed through the Engine API.
 
-Deploys converge: only services whose config hash changed are recreated, containers of
-unchanged services are left alone, services dropped from the stack are removed. A failed
-deploy is undone: what this call created is removed and what it replaced is restored.
+Deploys converge like ``docker compose up`` (see :mod:`tools.adapters.docker_deploy`):
+only services whose config hash changed are recreated, unchanged containers keep their
+id, services dropped from the stack are removed, and a failed deploy is undone. Reads
+(status, logs, events, stats) are bounded; ``exec_diagnostic`` runs only read-only
+commands from an allowlist.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException
 from docker.models.containers import Container
+from pydantic import BaseModel, Field
 from requests.exceptions import RequestException
 
+from tools.adapters import docker_labels as labels
 from tools.adapters import docker_spec as spec
+from tools.adapters.docker_deploy import (
+    Deployment,
+    DockerDeployOutcome,
+    Group,
+    find_groups,
+    grace,
+    last_probe,
+    plan_stack,
+    stop_all,
+)
 from tools.adapters.protocol import (
     DeployOutcome,
     Inventory,
     LogLines,
     OrchestratorEvent,
     ScaleOutcome,
+    ServiceState,
     ServiceStatus,
     StackStatus,
     Workload,
 )
 from tools.base import PlanChange
-from tools.bounded import bound_lines, bound_text
+from tools.bounded import DEFAULT_MAX_CHARS, bound_items, bound_lines, bound_text
 from tools.connectivity import CheckResult, check
-from tools.stack import Service, Stack, config_hash, dependency_order
+from tools.stack import Stack
 from tools.targets import TargetKind, TargetSpec
-from windflow.errors import InvalidInput, OrchestratorError, TargetUnreachable
+from windflow.errors import (
+    InvalidInput,
+    NotFound,
+    OrchestratorError,
+    TargetUnreachable,
+    WindFlowError,
+)
 
 T = TypeVar("T")
-READ_ONLY_COMMANDS = {
-    "cat",
-    "ls",
-    "env",
-    "printenv",
-    "ps",
-    "df",
-    "id",
-    "whoami",
-    "uname",
-    "hostname",
-    "date",
-    "uptime",
-    "free",
-    "mount",
-    "head",
-    "tail",
-    "stat",
-}
+MAX_INVENTORY = 500
+MAX_EVENTS = 500
+MAX_LOG_LINES = 2000
+MAX_LINE_CHARS = 2000
+MAX_EXEC_BYTES = 64_000
+
+# Diagnostic commands by how their arguments are checked. With arguments, env runs any
+# program, date and hostname change the container, mount mounts: those take none.
+NO_ARGUMENTS = {"env", "date", "hostname", "mount", "whoami", "uptime"}
+FLAGS_ONLY = {"free", "uname", "netstat"}
+ANY_ARGUMENTS = {"ls", "stat", "df", "id", "printenv", "ps"}
+FILE_READERS = {"cat", "head", "tail"}
+ALLOWED_COMMANDS = sorted(NO_ARGUMENTS | FLAGS_ONLY | ANY_ARGUMENTS | FILE_READERS | {"wget"})
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SHELL_SYNTAX = (";", "|", "&", "`", "$(", ">", "<")
+
+
+class ContainerStats(BaseModel):
+    container: str
+    service: str | None = None
+    cpu_percent: float
+    memory_bytes: int
+    memory_limit_bytes: int
+    memory_percent: float
+
+
+class DiagnosticOutput(BaseModel):
+    container: str
+    command: list[str]
+    exit_code: int | None = Field(description="None if the command was still running")
+    output: str
+    truncated: bool = False
+
+
+def _refuse(message: str, hint: str | None = None) -> InvalidInput:
+    return InvalidInput(
+        message,
+        hint=hint or f"allowed read-only commands: {', '.join(ALLOWED_COMMANDS)}",
+    )
+
+
+def _wget(arguments: list[str]) -> list[str]:
+    """Only ``wget -q -O - [-T N] http://127.0.0.1[:PORT]/PATH``: no file is written."""
+    usage = "use: wget -q -O - http://127.0.0.1:PORT/PATH (the container's own loopback)"
+    url: str | None = None
+    kept: list[str] = []
+    # No default -T: the static busybox wget of the test image crashes with it; the
+    # client's read timeout bounds the wait instead.
+    timeout: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        following = arguments[position + 1] if position + 1 < len(arguments) else None
+        if argument in ("-q", "-S", "--spider"):
+            kept.append(argument)
+        elif argument == "-O" and following == "-":
+            kept += ["-O", "-"]
+            position += 1
+        elif argument == "-T" and following is not None and following.isdigit():
+            timeout = ["-T", following]
+            position += 1
+        elif not argument.startswith("-") and url is None:
+            url = argument
+        else:
+            raise _refuse(f"wget option {argument!r} is not allowed here", usage)
+        position += 1
+    if url is None or not ("-O" in kept or "--spider" in kept):
+        raise _refuse("wget needs -O - (output to the terminal, not a file) and a URL", usage)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK:
+        raise _refuse(f"wget may only fetch from the container's loopback, not {url!r}", usage)
+    return ["wget", *kept, *timeout, url]
+
+
+def diagnostic_command(command: list[str]) -> list[str]:
+    """The command to run if it only reads and ends by itself; InvalidInput otherwise."""
+    if not command or not command[0]:
+        raise _refuse("the diagnostic command is empty")
+    if len(command) > 32 or any(len(part) > 512 or "\0" in part for part in command):
+        raise _refuse("the diagnostic command is too long")
+    if any(token in part for part in command for token in SHELL_SYNTAX):
+        raise _refuse(
+            "shell syntax (pipes, redirections, ;, &, $(...)) is not allowed: commands run "
+            "without a shell",
+            hint="run one command at a time, e.g. ['cat', '/etc/hosts']",
+        )
+    program, arguments = command[0], command[1:]
+    if program not in ALLOWED_COMMANDS:
+        raise _refuse(f"{program!r} is not an allowed diagnostic command")
+    if program in NO_ARGUMENTS and arguments:
+        raise _refuse(f"{program} takes no arguments here: with them it could change things")
+    if program in FLAGS_ONLY and any(not a.startswith("-") for a in arguments):
+        raise _refuse(f"{program} takes only flags here")
+    if program in FILE_READERS:
+        for argument in arguments:
+            parts = set(PurePosixPath(argument).parts)
+            if "dev" in parts or "kmsg" in parts:  # /dev/zero, /proc/1/root/dev/urandom, ...
+                raise _refuse(f"reading {argument} could never end")
+            follows = argument.startswith("--f") or argument.startswith("--retry")
+            if program == "tail" and (
+                follows
+                or (argument[:1] == "-" and argument[1:2] != "-" and set(argument) & {"f", "F"})
+            ):
+                raise _refuse("tail -f never ends; use tail -n N instead")
+    if program == "wget":
+        return _wget(arguments)
+    return list(command)
 
 
 class DockerHostAdapter:
+    """Compose stacks on one Docker engine (``spec.connection["host"]`` or the default)."""
+
     kind = TargetKind.DOCKER
 
     def __init__(
-        self, target: TargetSpec, *, default_host: str | None = None, health_timeout: float = 120.0
+        self, spec: TargetSpec, *, default_host: str | None = None, health_timeout: float = 300.0
     ) -> None:
-        self.target = target
-        self.host = target.connection.get("host") or default_host
+        self.target = spec
+        self.host: str | None = spec.connection.get("host") or default_host
         self.health_timeout = health_timeout
         self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
 
-    # --- plumbing -------------------------------------------------------------------
+    # --- plumbing ---------------------------------------------------------------------
 
     def _docker(self) -> docker.DockerClient:
-        if self._client is None:
-            try:
-                self._client = (
-                    docker.DockerClient(base_url=self.host, timeout=60)
-                    if self.host
-                    else docker.from_env(timeout=60)
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> docker.DockerClient:
+        if self.target.connection.get("tls_verify") or self.target.secrets:
+            raise InvalidInput(
+                f"target {self.target.name}: TLS client certificates are not supported yet",
+                hint="reach the engine through ssh://USER@HOST or a unix socket instead",
+            )
+        client: docker.DockerClient | None = None
+        try:
+            # A short timeout to find out whether anyone answers, a long one for real work
+            # (pulls, stops with a grace period).
+            client = (
+                docker.DockerClient(
+                    base_url=self.host, timeout=10, use_ssh_client=self.host.startswith("ssh://")
                 )
-                self._client.ping()
-            except (DockerException, RequestException) as exc:
+                if self.host
+                else docker.from_env(timeout=10)
+            )
+            client.ping()
+            client.api.timeout = 120
+        except (DockerException, RequestException) as exc:
+            if client is not None:
+                client.close()
+            reason = str(exc)[:300]
+            if self.host and self.host.startswith("unix://"):
+                socket = Path(self.host.removeprefix("unix://"))
+                if not socket.exists():
+                    reason = f"the socket {socket} does not exist"
+            raise TargetUnreachable(
+                f"cannot reach the Docker engine of target {self.target.name} at "
+                f"{self.host or 'the default Docker socket'}: {reason}",
+                hint="check that dockerd runs there and that the target's host setting is "
+                "right (unix:///var/run/docker.sock, tcp://HOST:2375 or ssh://USER@HOST)",
+            ) from exc
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
                 self._client = None
-                raise TargetUnreachable(
-                    f"cannot reach the Docker engine of {self.target.name} at "
-                    f"{self.host or 'the default socket'}: {exc}",
-                    hint="check that dockerd runs and the target's host setting is right",
-                ) from exc
-        return self._client
 
     async def _run(self, work: Callable[[], T]) -> T:
         def guarded() -> T:
             try:
                 return work()
-            except (TargetUnreachable, OrchestratorError, InvalidInput):
+            except WindFlowError:
                 raise
             except APIError as exc:
                 raise OrchestratorError(
-                    f"the Docker engine refused: {exc.explanation or exc}",
-                    hint="see the message; fix the stack or the engine and retry",
+                    f"the Docker engine of {self.target.name} refused: {exc.explanation or exc}",
+                    hint="read the engine's message; fix the stack or the engine and retry",
                 ) from exc
             except (DockerException, RequestException) as exc:
-                raise TargetUnreachable(f"the Docker engine failed to answer: {exc}") from exc
+                raise TargetUnreachable(
+                    f"the Docker engine of {self.target.name} failed to answer: {exc}",
+                    hint="check that dockerd is running and reachable, then retry",
+                ) from exc
 
         return await asyncio.to_thread(guarded)
 
-    def _containers(self, stack: str, service: str | None = None) -> list[Container]:
-        labels = [f"{spec.PROJECT}={stack}"]
-        if service:
-            labels.append(f"{spec.SERVICE}={service}")
-        found = self._docker().containers.list(all=True, filters={"label": labels})
-        return sorted(found, key=lambda c: (c.labels.get(spec.SERVICE), _number(c)))
-
-    def _by_service(self, stack: str) -> dict[str, list[Container]]:
-        groups: dict[str, list[Container]] = {}
-        for container in self._containers(stack):
-            groups.setdefault(container.labels.get(spec.SERVICE, "?"), []).append(container)
-        return groups
+    def _group(self, stack: str, service: str) -> Group:
+        groups = find_groups(self._docker(), stack)
+        group = groups.get(service)
+        if group is None or not group.current:
+            raise NotFound(
+                f"stack {stack} has no service {service} on target {self.target.name}",
+                hint=f"services found: {', '.join(sorted(groups)) or 'none (is it deployed?)'}",
+            )
+        return group
 
     async def check(self) -> CheckResult:
         return await check(self.target, default_docker_host=self.host)
@@ -126,28 +269,31 @@ class DockerHostAdapter:
     # --- reads ------------------------------------------------------------------------
 
     async def inventory(self) -> Inventory:
+        """Every container of the engine, WindFlow's or not, grouped by compose project."""
+
         def work() -> Inventory:
-            containers = self._docker().containers.list(all=True)
-            return Inventory(
-                workloads=[
-                    Workload(
-                        name=c.name,
-                        kind="container",
-                        stack=c.labels.get(spec.PROJECT),
-                        state=c.status,
-                        image=_image(c),
-                    )
-                    for c in containers
-                ]
-            )
+            workloads = [
+                Workload(
+                    name=(row.get("Names") or ["?"])[0].lstrip("/"),
+                    kind="container",
+                    stack=(row.get("Labels") or {}).get(labels.PROJECT),
+                    state=str(row.get("State", "unknown")),
+                    image=row.get("Image"),
+                )
+                for row in self._docker().api.containers(all=True)
+            ]
+            workloads.sort(key=lambda w: (w.stack is None, w.stack or "", w.name))
+            kept, truncated = bound_items(workloads, MAX_INVENTORY)
+            return Inventory(workloads=kept, truncated=truncated)
 
         return await self._run(work)
 
     async def status(self, stack: str) -> StackStatus:
         def work() -> StackStatus:
+            groups = find_groups(self._docker(), stack)
             return StackStatus(
                 stack=stack,
-                services=[_status(n, cs) for n, cs in sorted(self._by_service(stack).items())],
+                services=[_status(n, g) for n, g in sorted(groups.items()) if g.current],
             )
 
         return await self._run(work)
@@ -155,399 +301,219 @@ class DockerHostAdapter:
     async def logs(
         self, stack: str, service: str, *, tail: int, since_seconds: int | None
     ) -> LogLines:
+        tail = max(1, min(tail, MAX_LOG_LINES))
+
         def work() -> LogLines:
-            containers = self._containers(stack, service)
-            if not containers:
-                raise InvalidInput(f"stack {stack} has no service {service} on this host")
-            lines: list[str] = []
+            containers = self._group(stack, service).replicas
             since = int(time.time()) - since_seconds if since_seconds else None
+            lines: list[str] = []
             for container in containers:
-                raw = container.logs(tail=tail, since=since, timestamps=False)
-                text = raw.decode(errors="replace")
+                raw = container.logs(tail=tail, since=since, stdout=True, stderr=True)
                 prefix = f"{container.name} | " if len(containers) > 1 else ""
-                lines.extend(prefix + line for line in text.splitlines())
-            kept, truncated = bound_lines(lines, tail)
-            return LogLines(resource=f"{stack}/{service}", lines=kept, truncated=truncated)
+                text = raw.decode(errors="replace")
+                lines += [prefix + line[:MAX_LINE_CHARS] for line in text.splitlines()]
+            kept, cut_lines = bound_lines(lines, tail)
+            text, cut_chars = bound_text("\n".join(kept), DEFAULT_MAX_CHARS)
+            return LogLines(
+                resource=f"{stack}/{service}",
+                lines=text.splitlines(),
+                truncated=cut_lines or cut_chars,
+            )
 
         return await self._run(work)
 
     async def events(self, stack: str, *, since_seconds: int) -> list[OrchestratorEvent]:
         def work() -> list[OrchestratorEvent]:
-            now = int(time.time())
-            stream = self._docker().events(
-                since=now - since_seconds,
-                until=now + 1,
-                filters={"label": f"{spec.PROJECT}={stack}"},
+            now = time.time()
+            # A past `until` makes the engine answer at once instead of streaming forever;
+            # it reads the fraction as nanoseconds, hence the explicit format.
+            until = f"{int(now)}.{int((now % 1) * 1e9):09d}"
+            stream = self._docker().api.events(
+                since=int(now) - since_seconds,
+                until=until,
+                filters={"label": f"{labels.PROJECT}={stack}"},
                 decode=True,
             )
-            return [_event(raw) for raw in stream]
+            return [_event(raw) for raw in stream][-MAX_EVENTS:]
 
         return await self._run(work)
 
-    async def stats(self, stack: str) -> list[dict[str, Any]]:
-        """One-shot CPU and memory use per running container of the stack."""
+    async def stats(self, stack: str) -> list[ContainerStats]:
+        """One-shot CPU and memory use of each running container of the stack."""
 
-        def work() -> list[dict[str, Any]]:
-            rows = []
-            for container in self._containers(stack):
-                if container.status != "running":
-                    continue
-                raw = container.stats(stream=False)
-                rows.append({"container": container.name, **_usage(raw)})
-            return rows
+        def running() -> list[Container]:
+            groups = find_groups(self._docker(), stack)
+            return [c for g in groups.values() for c in g.replicas if c.status == "running"]
 
-        return await self._run(work)
+        containers = await self._run(running)
+        # Each sample takes the engine about a second (it measures a CPU delta): in parallel.
+        return list(await asyncio.gather(*(self._run(partial(_stats_of, c)) for c in containers)))
 
-    async def exec_diagnostic(self, stack: str, service: str, command: list[str]) -> str:
-        """Run a read-only command (cat, ls, env, ps, df, ...) in the service's container."""
-        if not command or command[0] not in READ_ONLY_COMMANDS:
-            raise InvalidInput(
-                f"{(command or ['(empty)'])[0]!r} is not an allowed diagnostic command",
-                hint=f"allowed: {', '.join(sorted(READ_ONLY_COMMANDS))}",
+    async def exec_diagnostic(
+        self, stack: str, service: str, command: list[str]
+    ) -> DiagnosticOutput:
+        """Run one read-only command (cat, ls, env, ps, df, ...) in the service's container."""
+        argv = diagnostic_command(command)
+
+        def work() -> DiagnosticOutput:
+            running = [c for c in self._group(stack, service).replicas if c.status == "running"]
+            if not running:
+                raise OrchestratorError(
+                    f"{stack}/{service} has no running container to run {argv[0]} in",
+                    hint="look at the service's status and logs instead",
+                )
+            container, api = running[0], self._docker().api
+            exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True)["Id"]
+            stream = api.exec_start(exec_id, stream=True)
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in stream:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_EXEC_BYTES:
+                        break
+            finally:
+                stream.close()
+            info = api.exec_inspect(exec_id)
+            output, truncated = bound_text(
+                b"".join(chunks)[:MAX_EXEC_BYTES].decode(errors="replace"), DEFAULT_MAX_CHARS
             )
-        if any(ch in part for part in command for ch in (";", "|", "&", "`", "$(", ">")):
-            raise InvalidInput("shell syntax is not allowed in diagnostic commands")
-
-        def work() -> str:
-            containers = [c for c in self._containers(stack, service) if c.status == "running"]
-            if not containers:
-                raise OrchestratorError(f"{stack}/{service} has no running container to inspect")
-            result = containers[0].exec_run(command, demux=False)
-            text, _ = bound_text((result.output or b"").decode(errors="replace"), 8000)
-            return text
+            return DiagnosticOutput(
+                container=container.name,
+                command=argv,
+                exit_code=None if info.get("Running") else info.get("ExitCode"),
+                output=output,
+                truncated=truncated or size > MAX_EXEC_BYTES,
+            )
 
         return await self._run(work)
 
-    # --- mutations -----------------------------------------------------------------------
+    # --- mutations ----------------------------------------------------------------------
+
+    def _refuse_unsupported(self, stack: Stack) -> None:
+        problems = spec.unsupported(stack)
+        if problems:
+            raise InvalidInput(
+                f"stack {stack.name} cannot be deployed to Docker host {self.target.name} as "
+                f"written: {'; '.join(problems)}",
+                hint="remove or change these settings, or use a Swarm or Kubernetes target",
+                details={"problems": problems},
+            )
 
     async def plan_deploy(self, stack: Stack) -> list[PlanChange]:
-        return await self._run(lambda: self._plan(stack))
+        """What deploy() would do (create/recreate/scale/restart/noop/delete), read-only."""
+        self._refuse_unsupported(stack)
+        return await self._run(lambda: plan_stack(self._docker(), stack).changes(stack))
 
-    def _plan(self, stack: Stack) -> list[PlanChange]:
-        existing = self._by_service(stack.name)
-        changes: list[PlanChange] = []
-        for problem in spec.unsupported(stack):
-            raise InvalidInput(
-                f"cannot deploy to a Docker host: {problem}",
-                hint="remove or change these settings, or use a Swarm or Kubernetes target",
-            )
-        networks = self._docker().networks
-        for network in _networks_used(stack):
-            name = spec.network_name(stack, network)
-            if not networks.list(names=[name]):
-                changes.append(PlanChange(action="create", resource=f"network {name}"))
-        for layer in dependency_order(stack):
-            for name in layer:
-                service = stack.services[name]
-                current = existing.get(name, [])
-                wanted = spec.replicas(service)
-                if not current:
-                    changes.append(PlanChange(action="create", resource=name, detail=service.image))
-                elif any(c.labels.get(spec.CONFIG_HASH) != config_hash(service) for c in current):
-                    changes.append(
-                        PlanChange(action="recreate", resource=name, detail="configuration changed")
-                    )
-                elif len(current) != wanted:
-                    changes.append(
-                        PlanChange(
-                            action="scale", resource=name, detail=f"{len(current)} -> {wanted}"
-                        )
-                    )
-                else:
-                    changes.append(PlanChange(action="noop", resource=name))
-        for name in sorted(set(existing) - set(stack.services)):
-            changes.append(PlanChange(action="delete", resource=name, detail="not in the stack"))
-        return changes
+    async def deploy(self, stack: Stack) -> DockerDeployOutcome:
+        """Converge the engine to the stack; on failure undo what this call changed."""
+        self._refuse_unsupported(stack)
 
-    async def deploy(self, stack: Stack) -> DeployOutcome:
-        return await self._run(lambda: _Deployment(self, stack).run())
+        def work() -> DockerDeployOutcome:
+            run = Deployment(self._docker(), stack, health_timeout=self.health_timeout)
+            return run.run()
+
+        return await self._run(work)
 
     async def remove(self, stack: str, *, remove_volumes: bool = False) -> DeployOutcome:
+        """Remove the stack's containers and networks; its volumes only if asked."""
+
         def work() -> DeployOutcome:
             client = self._docker()
-            removed = sorted({c.labels.get(spec.SERVICE, c.name) for c in self._containers(stack)})
-            for container in self._containers(stack):
+            groups = find_groups(client, stack)
+            containers = [c for g in groups.values() for c in g.all]
+            stop_all([c for c in containers if c.status in ("running", "restarting")])
+            for container in containers:
                 container.remove(force=True)
-            for network in client.networks.list(filters={"label": f"{spec.PROJECT}={stack}"}):
+            for network in client.networks.list(filters=labels.project_filter(stack)):
                 network.remove()
             if remove_volumes:
-                for volume in client.volumes.list(filters={"label": f"{spec.PROJECT}={stack}"}):
+                for volume in client.volumes.list(filters=labels.project_filter(stack)):
                     volume.remove(force=True)
-            return DeployOutcome(stack=stack, removed=removed)
+            return DeployOutcome(
+                stack=stack, removed=sorted(n for n, g in groups.items() if g.current)
+            )
 
         return await self._run(work)
 
     async def restart(self, stack: str, service: str) -> None:
         def work() -> None:
-            containers = self._containers(stack, service)
-            if not containers:
-                raise InvalidInput(f"stack {stack} has no service {service} on this host")
-            for container in containers:
-                grace = spec.decode_spec(container.labels[spec.SPEC]).stop_grace_period
-                container.restart(timeout=int(grace) if grace is not None else 10)
+            group = self._group(stack, service)
+            if not group.replicas:
+                raise OrchestratorError(
+                    f"{stack}/{service} is scaled to 0 replicas: there is nothing to restart",
+                    hint="scale it up instead",
+                )
+            for container in group.replicas:
+                container.restart(timeout=grace(container))
 
         await self._run(work)
 
     async def scale(self, stack: str, service: str, replicas: int) -> ScaleOutcome:
+        """Create or remove ``<stack>-<service>-N`` containers; 0 keeps a stopped placeholder."""
+        if replicas < 0:
+            raise InvalidInput("replicas cannot be negative", hint="use 0 to stop a service")
+
         def work() -> ScaleOutcome:
-            current = self._containers(stack, service)
-            if not current:
-                raise InvalidInput(f"stack {stack} has no service {service} on this host")
-            definition = spec.decode_spec(current[0].labels[spec.SPEC])
-            numbers = sorted(_number(c) for c in current)
-            if replicas > len(current):
-                deployment = _Deployment(self, Stack(name=stack, services={service: definition}))
-                for number in range(max(numbers) + 1, max(numbers) + 1 + replicas - len(current)):
-                    deployment.start_container(definition, number)
-            else:
-                for container in sorted(current, key=_number)[replicas:]:
-                    container.remove(force=True)
+            group = self._group(stack, service)
+            definition = group.definition
+            if definition is None:
+                raise OrchestratorError(
+                    f"{stack}/{service} was not deployed by WindFlow: its definition is unknown",
+                    hint="deploy the stack through WindFlow, then scale it",
+                )
+            if replicas > 1 and (
+                any(p.published for p in definition.ports) or "container_name" in definition.extras
+            ):
+                raise InvalidInput(
+                    f"{stack}/{service} cannot run {replicas} replicas on one host: it publishes "
+                    "a fixed host port or sets container_name",
+                    hint="remove the fixed host port (or container_name), or use a Swarm target",
+                )
+            partial = spec.stack_for_scale(stack, definition, group.current[0].labels)
+            run = Deployment(self._docker(), partial, health_timeout=self.health_timeout)
+            run.attempt(f"scale of {stack}/{service}", lambda: run.rescale(group, replicas))
+            run.finish()
             return ScaleOutcome(
-                service=service, replicas_before=len(current), replicas_after=replicas
+                service=service, replicas_before=len(group.replicas), replicas_after=replicas
             )
 
         return await self._run(work)
 
 
-class _Deployment:
-    """One converge run, remembering what it did so that a failure can be undone."""
-
-    def __init__(self, adapter: DockerHostAdapter, stack: Stack) -> None:
-        self.adapter = adapter
-        self.client = adapter._docker()
-        self.stack = stack
-        self.created_containers: list[Container] = []
-        self.created_networks: list[Any] = []
-        self.replaced: list[tuple[Container, str]] = []
-        self.outcome = DeployOutcome(stack=stack.name)
-
-    def run(self) -> DeployOutcome:
-        plan = {c.resource: c for c in self.adapter._plan(self.stack)}
-        self._check_images()
-        try:
-            self._networks()
-            self._volumes()
-            for layer in dependency_order(self.stack):
-                for name in layer:
-                    self._converge(self.stack.services[name], plan[name])
-        except (OrchestratorError, APIError, DockerException) as exc:
-            undone = self._undo()
-            reason = exc.message if isinstance(exc, OrchestratorError) else str(exc)
-            raise OrchestratorError(
-                f"deploy of stack {self.stack.name} failed: {reason}; rolled back ({undone})",
-                hint="nothing of this deploy is left running; fix the cause and deploy again",
-            ) from exc
-        for old, _name in self.replaced:
-            old.remove(force=True)
-        for name, change in plan.items():
-            if change.action == "delete":
-                for container in self.adapter._containers(self.stack.name, name):
-                    container.remove(force=True)
-                self.outcome.removed.append(name)
-        return self.outcome
-
-    def _check_images(self) -> None:
-        for service in self.stack.services.values():
-            image = service.image or ""
-            try:
-                self.client.images.get(image)
-            except ImageNotFound:
-                try:
-                    self.client.images.pull(image)
-                except (APIError, DockerException) as exc:
-                    raise OrchestratorError(
-                        f"image {image} of service {service.name} is not on the engine "
-                        f"and could not be pulled: {exc}",
-                        hint="check the image name and tag, and the engine's registry access",
-                    ) from exc
-
-    def _networks(self) -> None:
-        for network in _networks_used(self.stack):
-            name = spec.network_name(self.stack, network)
-            if self.client.networks.list(names=[name]):
-                continue
-            declared = self.stack.networks.get(network)
-            if declared is not None and declared.external:
-                raise OrchestratorError(f"external network {name} does not exist")
-            created = self.client.networks.create(
-                name,
-                driver=(declared.driver if declared else None) or "bridge",
-                internal=bool(declared and declared.internal),
-                labels={spec.PROJECT: self.stack.name, spec.NETWORK: network, spec.MANAGED: "true"},
-            )
-            self.created_networks.append(created)
-
-    def _volumes(self) -> None:
-        for volume, declared in self.stack.volumes.items():
-            name = spec.volume_name(self.stack, volume)
-            try:
-                self.client.volumes.get(name)
-            except NotFound:
-                if declared.external:
-                    raise OrchestratorError(f"external volume {name} does not exist") from None
-                self.client.volumes.create(
-                    name,
-                    driver=declared.driver or "local",
-                    labels={spec.PROJECT: self.stack.name, spec.VOLUME: volume},
-                )
-
-    def _converge(self, service: Service, change: PlanChange) -> None:
-        self._wait_for_dependencies(service)
-        current = self.adapter._containers(self.stack.name, service.name)
-        wanted = spec.replicas(service)
-        if change.action == "noop":
-            self.outcome.unchanged.append(service.name)
-            return
-        if change.action == "recreate":
-            grace = int(service.stop_grace_period) if service.stop_grace_period is not None else 10
-            for container in current:
-                container.stop(timeout=grace)
-                aside = f"{container.name}-replaced-{uuid.uuid4().hex[:6]}"
-                original = container.name
-                container.rename(aside)
-                self.replaced.append((container, original))
-            current = []
-            self.outcome.recreated.append(service.name)
-        elif change.action == "create":
-            self.outcome.created.append(service.name)
-        numbers = {_number(c) for c in current}
-        for number in range(1, wanted + 1):
-            if number not in numbers:
-                self.start_container(service, number)
-        for container in current:
-            if _number(container) > wanted:
-                container.remove(force=True)
-
-    def start_container(self, service: Service, number: int) -> Container:
-        networks = spec.service_networks(service)
-        kwargs = spec.create_kwargs(self.stack, service, number)
-        names = [spec.network_name(self.stack, n) for n in networks]
-        if names:
-            first = next(iter(networks))
-            kwargs["network"] = names[0]
-            kwargs["networking_config"] = {
-                names[0]: self.client.api.create_endpoint_config(
-                    aliases=[service.name, *networks[first]]
-                )
-            }
-        container = self.client.containers.create(**kwargs)
-        self.created_containers.append(container)
-        for network, name in list(zip(networks, names, strict=True))[1:]:
-            self.client.networks.get(name).connect(
-                container, aliases=[service.name, *networks[network]]
-            )
-        container.start()
-        return container
-
-    def _wait_for_dependencies(self, service: Service) -> None:
-        for dependency, condition in service.depends_on.items():
-            for container in self.adapter._containers(self.stack.name, dependency):
-                self._wait(container, condition, self.stack.services.get(dependency))
-
-    def _wait(self, container: Container, condition: str, dependency: Service | None) -> None:
-        check = dependency.healthcheck if dependency else None
-        budget = self.adapter.health_timeout
-        if check is not None:
-            per_try = (check.interval or 30) + (check.timeout or 30)
-            budget = min(
-                budget, (check.start_period or 0) + per_try * ((check.retries or 3) + 1) + 10
-            )
-        deadline = time.monotonic() + budget
-        while True:
-            container.reload()
-            state = container.attrs["State"]
-            health = (state.get("Health") or {}).get("Status")
-            if condition == "service_started" and state.get("Running"):
-                return
-            if condition == "service_healthy":
-                if health == "healthy":
-                    return
-                if health is None:
-                    raise OrchestratorError(
-                        f"{container.name} has no healthcheck but is awaited as service_healthy",
-                        hint="add a healthcheck to it or use condition service_started",
-                    )
-                if health == "unhealthy":
-                    raise OrchestratorError(
-                        f"{container.name} became unhealthy: {_last_probe(state)}"
-                    )
-            stopped = not state.get("Running") and state.get("Status") in ("exited", "dead")
-            succeeded = stopped and state.get("ExitCode") == 0
-            if condition == "service_completed_successfully" and succeeded:
-                return
-            if stopped and not (condition == "service_completed_successfully" and succeeded):
-                logs = container.logs(tail=5).decode(errors="replace").strip()
-                raise OrchestratorError(
-                    f"{container.name} exited with code {state.get('ExitCode')}: {logs[-500:]}"
-                )
-            if time.monotonic() > deadline:
-                raise OrchestratorError(
-                    f"{container.name} did not become {condition.removeprefix('service_')} "
-                    f"within {budget:.0f} s; last probe: {_last_probe(state)}"
-                )
-            time.sleep(0.25)
-
-    def _undo(self) -> str:
-        removed, restored = 0, 0
-        for container in reversed(self.created_containers):
-            with contextlib.suppress(APIError, DockerException):
-                container.remove(force=True)
-                removed += 1
-        for old, original in self.replaced:
-            with contextlib.suppress(APIError, DockerException):
-                old.rename(original)
-                old.start()
-                restored += 1
-        for network in self.created_networks:
-            with contextlib.suppress(APIError, DockerException):
-                network.remove()
-        return f"removed {removed} new containers, restored {restored} previous ones"
-
-
-def _number(container: Container) -> int:
-    return int(container.labels.get(spec.NUMBER, "1"))
-
-
 def _image(container: Container) -> str | None:
-    return str(container.attrs.get("Config", {}).get("Image")) or None
+    return str(container.attrs.get("Config", {}).get("Image") or "") or None
 
 
-def _networks_used(stack: Stack) -> list[str]:
-    used: list[str] = []
-    for service in stack.services.values():
-        for network in spec.service_networks(service):
-            if network not in used:
-                used.append(network)
-    return used
-
-
-def _last_probe(state: dict[str, Any]) -> str:
-    log = (state.get("Health") or {}).get("Log") or []
-    if not log:
-        return "no probe has run yet"
-    last = log[-1]
-    return f"exit {last.get('ExitCode')}: {str(last.get('Output', '')).strip()[:300]}"
-
-
-def _status(name: str, containers: list[Container]) -> ServiceStatus:
+def _status(name: str, group: Group) -> ServiceStatus:
+    containers = group.replicas
+    if not containers:
+        return ServiceStatus(
+            name=name,
+            state="exited",
+            desired=0,
+            image=_image(group.placeholder) if group.placeholder else None,
+            message="scaled to 0 replicas",
+        )
     states = [c.attrs["State"] for c in containers]
     running = sum(1 for s in states if s.get("Running") and not s.get("Restarting"))
-    healths = {(s.get("Health") or {}).get("Status") for s in states} - {None}
-    health = (
+    healths = {(s.get("Health") or {}).get("Status") for s in states}
+    health: Literal["healthy", "unhealthy", "starting", "none"] = (
         "unhealthy"
         if "unhealthy" in healths
         else "starting"
         if "starting" in healths
         else "healthy"
-        if healths
+        if "healthy" in healths
         else "none"
     )
-    restarting = any(s.get("Restarting") for s in states)
     exited = [s for s in states if s.get("Status") in ("exited", "dead")]
-    if running == len(containers) and not restarting:
-        state = "running"
-    elif restarting:
+    state: ServiceState
+    if any(s.get("Restarting") for s in states):
         state = "failed"
+    elif running == len(containers):
+        state = "starting" if health == "starting" else "running"
     elif running:
         state = "degraded"
     elif exited and all(s.get("ExitCode") == 0 for s in exited):
@@ -562,26 +528,34 @@ def _status(name: str, containers: list[Container]) -> ServiceStatus:
         for port, bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).items()
         for b in bindings or []
     )
-    last = states[-1] if states else {}
+    stopped = [s for s in states if not s.get("Running")]
+    unhealthy = [s for s in states if (s.get("Health") or {}).get("Status") == "unhealthy"]
+    messages = [
+        "killed: out of memory" if any(s.get("OOMKilled") for s in states) else "",
+        *(str(s.get("Error")) for s in states if s.get("Error")),
+        f"health probe: {last_probe(unhealthy[0])}" if unhealthy else "",
+    ]
     return ServiceStatus(
         name=name,
         state=state,
         desired=len(containers),
         running=running,
         health=health,
-        image=_image(containers[0]) if containers else None,
+        image=_image(containers[0]),
         ports=ports,
         restarts=sum(int(c.attrs.get("RestartCount", 0)) for c in containers),
-        exit_code=last.get("ExitCode") if not last.get("Running") else None,
-        message=(last.get("Error") or None) if last else None,
+        exit_code=stopped[-1].get("ExitCode") if stopped else None,
+        message="; ".join(m for m in messages if m) or None,
     )
 
 
 def _event(raw: dict[str, Any]) -> OrchestratorEvent:
     attributes = (raw.get("Actor") or {}).get("Attributes") or {}
     details = {k: v for k, v in attributes.items() if k in ("exitCode", "signal", "image")}
+    nanos = raw.get("timeNano")
+    moment = nanos / 1e9 if isinstance(nanos, int) else raw.get("time", 0)
     return OrchestratorEvent(
-        time=datetime.fromtimestamp(raw.get("time", 0), tz=UTC),
+        time=datetime.fromtimestamp(moment, tz=UTC),
         type=str(raw.get("Type", "")),
         action=str(raw.get("Action", "")),
         resource=str(attributes.get("name", raw.get("id", ""))),
@@ -589,16 +563,25 @@ def _event(raw: dict[str, Any]) -> OrchestratorEvent:
     )
 
 
-def _usage(raw: dict[str, Any]) -> dict[str, Any]:
-    cpu, precpu = raw.get("cpu_stats", {}), raw.get("precpu_stats", {})
-    cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - precpu.get("cpu_usage", {}).get(
-        "total_usage", 0
-    )
-    system_delta = cpu.get("system_cpu_usage", 0) - precpu.get("system_cpu_usage", 0)
+def _stats_of(container: Container) -> ContainerStats:
+    raw = container.stats(stream=False)
+    cpu, previous = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
+        previous.get("cpu_usage") or {}
+    ).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - previous.get("system_cpu_usage", 0)
     cpus = cpu.get("online_cpus") or 1
-    memory = raw.get("memory_stats", {})
-    return {
-        "cpu_percent": round(cpu_delta / system_delta * cpus * 100, 2) if system_delta > 0 else 0.0,
-        "memory_bytes": memory.get("usage", 0),
-        "memory_limit_bytes": memory.get("limit", 0),
-    }
+    memory = raw.get("memory_stats") or {}
+    details = memory.get("stats") or {}
+    # Like `docker stats`: page cache the kernel can drop does not count as used.
+    cache = details.get("inactive_file", details.get("total_inactive_file", 0))
+    used = max(0, int(memory.get("usage", 0)) - int(cache))
+    limit = int(memory.get("limit", 0))
+    return ContainerStats(
+        container=container.name,
+        service=container.labels.get(labels.SERVICE),
+        cpu_percent=round(cpu_delta / system_delta * cpus * 100, 2) if system_delta > 0 else 0.0,
+        memory_bytes=used,
+        memory_limit_bytes=limit,
+        memory_percent=round(used / limit * 100, 2) if limit else 0.0,
+    )
