@@ -58,6 +58,7 @@ async def run(calls: int, engine: DockerEngine) -> None:
             _env_file=None,
             data_dir=Path(data),
             environment="test",
+            secret_key="bench-secret-key-for-windflow-benchmarks-01234",
             database_url=f"sqlite+aiosqlite:///{data}/bench.db",
         )
         app = create_app(settings)

@@ -88,17 +88,18 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = 60.0
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key.get_secret_value() in (
-            DEV_SECRET_KEY,
-            "",
-        ):
+    def _refuse_default_secrets(self) -> Settings:
+        """Only a development install may run on the published default secret."""
+        if self.environment == "development":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret in (DEV_SECRET_KEY, ""):
             raise ConfigurationError(
                 "WINDFLOW_SECRET_KEY is the development default "
-                "while WINDFLOW_ENVIRONMENT=production",
+                f"while WINDFLOW_ENVIRONMENT={self.environment}",
                 hint="set WINDFLOW_SECRET_KEY to a long random value, e.g. `openssl rand -hex 32`",
             )
-        if self.environment == "production" and len(self.secret_key.get_secret_value()) < 32:
+        if len(secret) < 32:
             raise ConfigurationError(
                 "WINDFLOW_SECRET_KEY is shorter than 32 characters",
                 hint="use a long random value, e.g. `openssl rand -hex 32`",

@@ -56,6 +56,7 @@ class ApiHarness:
         settings = Settings(
             _env_file=None,
             environment="test",
+            secret_key="test-secret-key-for-windflow-tests-0123456789",
             data_dir=data_dir,
             database_url=database_url,
             **overrides,

@@ -74,5 +74,8 @@ def test_settings_refuse_unsafe_production(tmp_path: Path) -> None:
         Settings(_env_file=None, environment="production", data_dir=tmp_path)
     with pytest.raises(ConfigurationError, match="32"):
         Settings(_env_file=None, environment="production", secret_key="short", data_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="WINDFLOW_ENVIRONMENT=test"):
+        Settings(_env_file=None, environment="test", data_dir=tmp_path)
+    assert Settings(_env_file=None, environment="development", data_dir=tmp_path)
     ok = Settings(_env_file=None, environment="production", secret_key="x" * 40, data_dir=tmp_path)
     assert ok.resolved_database_url.startswith("sqlite+aiosqlite:///")
