@@ -5,6 +5,7 @@ Inputs forbid unknown fields: a misspelt field is an error, not silently ignored
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -31,6 +32,16 @@ class Page(Output, Generic[T]):
     total: int
     offset: int
     limit: int
+
+    @classmethod
+    def of(cls, result: Any, convert: Callable[[Any], T]) -> Page[T]:
+        """A page of API models from a repository ``Page`` of rows."""
+        return cls(
+            items=[convert(row) for row in result.items],
+            total=result.total,
+            offset=result.offset,
+            limit=result.limit,
+        )
 
 
 # --- auth -------------------------------------------------------------------------------

@@ -26,6 +26,19 @@ from tools.targets import TargetKind, TargetSpec
 from windflow.errors import NotFound
 
 
+def target_spec(target: Target, secrets_box: SecretsBox) -> TargetSpec:
+    """A stored target as adapters see it, secrets decrypted."""
+    return TargetSpec(
+        id=target.id,
+        org_id=target.org_id,
+        name=target.name,
+        kind=TargetKind(target.kind),
+        environment=target.environment,
+        connection=dict(target.connection),
+        secrets=secrets_box.open(target.secrets_encrypted),
+    )
+
+
 @dataclass
 class Tooling:
     registry: ToolRegistry
@@ -59,15 +72,7 @@ class Tooling:
         )
 
     def spec(self, target: Target) -> TargetSpec:
-        return TargetSpec(
-            id=target.id,
-            org_id=target.org_id,
-            name=target.name,
-            kind=TargetKind(target.kind),
-            environment=target.environment,
-            connection=dict(target.connection),
-            secrets=self.secrets_box.open(target.secrets_encrypted),
-        )
+        return target_spec(target, self.secrets_box)
 
     async def resolve_target(
         self, session: AsyncSession, org_id: str, name_or_id: str

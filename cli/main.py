@@ -27,9 +27,10 @@ from api.db.models import Organization, Target
 from api.db.repo import identity, resources
 from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
+from api.tooling import target_spec
 from guardrails.rbac import Role
 from tools import connectivity
-from tools.targets import TargetSpec, parse_kind, validate_connection, validate_secrets
+from tools.targets import parse_kind, validate_connection, validate_secrets
 from windflow.errors import InvalidInput, NotFound, WindFlowError
 from windflow.settings import Settings
 
@@ -285,15 +286,7 @@ def target_check(name: str, org: OrgOption = None) -> None:
         target = await resources.target_by_name(session, organization.id, name)
         if target is None:
             raise NotFound(f"target {name!r} not found", hint="`windflow target list`")
-        spec = TargetSpec(
-            id=target.id,
-            org_id=target.org_id,
-            name=target.name,
-            kind=parse_kind(target.kind),
-            environment=target.environment,
-            connection=target.connection,
-            secrets=SecretsBox(settings.fernet_key).open(target.secrets_encrypted),
-        )
+        spec = target_spec(target, SecretsBox(settings.fernet_key))
         return await connectivity.check(spec, default_docker_host=settings.docker_host)
 
     result = _run(work)

@@ -35,12 +35,7 @@ async def list_deployments(
         target_id=target_id,
         status=status,
     )
-    return Page[DeploymentOut](
-        items=[DeploymentOut.model_validate(d) for d in result.items],
-        total=result.total,
-        offset=result.offset,
-        limit=result.limit,
-    )
+    return Page[DeploymentOut].of(result, DeploymentOut.model_validate)
 
 
 @router.get("/deployments/{deployment_id}", response_model=DeploymentOut)
@@ -73,9 +68,4 @@ async def list_audit(
         user_id=user_id,
         since=since,
     )
-    return Page[AuditOut](
-        items=[AuditOut.model_validate(e) for e in result.items],
-        total=result.total,
-        offset=result.offset,
-        limit=result.limit,
-    )
+    return Page[AuditOut].of(result, AuditOut.model_validate)

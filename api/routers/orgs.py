@@ -63,12 +63,7 @@ async def list_members(ctx: OrgDep, page: PageDep) -> Page[MemberOut]:
     """Members of the organization with their roles."""
     ctx.require(Permission.MEMBERS_READ)
     result = await identity.members(ctx.session, ctx.org_id, page.offset, page.limit)
-    return Page[MemberOut](
-        items=[_member_out(m) for m in result.items],
-        total=result.total,
-        offset=result.offset,
-        limit=result.limit,
-    )
+    return Page[MemberOut].of(result, _member_out)
 
 
 @router.post("/users", response_model=MemberOut, status_code=status.HTTP_201_CREATED)

@@ -32,12 +32,7 @@ def _out(stack: Stack, services: list[str] | None = None) -> StackOut:
 async def list_stacks(ctx: OrgDep, page: PageDep) -> Page[StackOut]:
     ctx.require(Permission.STACKS_READ)
     result = await resources.list_stacks(ctx.session, ctx.org_id, page.offset, page.limit)
-    return Page[StackOut](
-        items=[_out(s) for s in result.items],
-        total=result.total,
-        offset=result.offset,
-        limit=result.limit,
-    )
+    return Page[StackOut].of(result, _out)
 
 
 @router.post("", response_model=StackOut, status_code=status.HTTP_201_CREATED)

@@ -12,7 +12,7 @@ from api.deps import OrgDep, PageDep
 from api.schemas import Page, TargetCheckOut, TargetIn, TargetOut, TargetPatch
 from guardrails.rbac import Permission
 from tools import connectivity
-from tools.targets import TargetKind, TargetSpec, validate_connection, validate_secrets
+from tools.targets import TargetKind, validate_connection, validate_secrets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
@@ -40,12 +40,7 @@ async def list_targets(
     result = await resources.list_targets(
         ctx.session, ctx.org_id, page.offset, page.limit, kind.value if kind else None
     )
-    return Page[TargetOut](
-        items=[_out(t) for t in result.items],
-        total=result.total,
-        offset=result.offset,
-        limit=result.limit,
-    )
+    return Page[TargetOut].of(result, _out)
 
 
 @router.post("", response_model=TargetOut, status_code=status.HTTP_201_CREATED)
@@ -111,15 +106,7 @@ async def check_target(target_id: str, ctx: OrgDep) -> TargetCheckOut:
     """Check that WindFlow can reach the target's orchestrator."""
     ctx.require(Permission.TARGETS_READ)
     target = await resources.get_in_org(ctx.session, Target, ctx.org_id, target_id)
-    spec = TargetSpec(
-        id=target.id,
-        org_id=target.org_id,
-        name=target.name,
-        kind=TargetKind(target.kind),
-        environment=target.environment,
-        connection=target.connection,
-        secrets=ctx.state.secrets_box.open(target.secrets_encrypted),
-    )
+    spec = ctx.state.tooling.spec(target)
     result = await connectivity.check(spec, default_docker_host=ctx.state.settings.docker_host)
     return TargetCheckOut(
         target_id=target.id,
