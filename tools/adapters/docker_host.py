@@ -10,23 +10,21 @@ commands from an allowlist.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import docker
-from docker.errors import APIError, DockerException
 from docker.models.containers import Container
 from pydantic import BaseModel, Field
-from requests.exceptions import RequestException
 
 from tools.adapters import docker_labels as labels
 from tools.adapters import docker_spec as spec
+from tools.adapters.docker_client import EngineConnection
 from tools.adapters.docker_deploy import (
     Deployment,
     DockerDeployOutcome,
@@ -57,8 +55,6 @@ from windflow.errors import (
     InvalidInput,
     NotFound,
     OrchestratorError,
-    TargetUnreachable,
-    WindFlowError,
 )
 
 T = TypeVar("T")
@@ -182,76 +178,18 @@ class DockerHostAdapter:
         self.target = spec
         self.host: str | None = spec.connection.get("host") or default_host
         self.health_timeout = health_timeout
-        self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
+        self._engine = EngineConnection(spec, self.host, refused_by="the Docker engine")
 
     # --- plumbing ---------------------------------------------------------------------
 
     def _docker(self) -> docker.DockerClient:
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect()
-            return self._client
-
-    def _connect(self) -> docker.DockerClient:
-        if self.target.connection.get("tls_verify") or self.target.secrets:
-            raise InvalidInput(
-                f"target {self.target.name}: TLS client certificates are not supported yet",
-                hint="reach the engine through ssh://USER@HOST or a unix socket instead",
-            )
-        client: docker.DockerClient | None = None
-        try:
-            # A short timeout to find out whether anyone answers, a long one for real work
-            # (pulls, stops with a grace period).
-            client = (
-                docker.DockerClient(
-                    base_url=self.host, timeout=10, use_ssh_client=self.host.startswith("ssh://")
-                )
-                if self.host
-                else docker.from_env(timeout=10)
-            )
-            client.ping()
-            client.api.timeout = 120
-        except (DockerException, RequestException) as exc:
-            if client is not None:
-                client.close()
-            reason = str(exc)[:300]
-            if self.host and self.host.startswith("unix://"):
-                socket = Path(self.host.removeprefix("unix://"))
-                if not socket.exists():
-                    reason = f"the socket {socket} does not exist"
-            raise TargetUnreachable(
-                f"cannot reach the Docker engine of target {self.target.name} at "
-                f"{self.host or 'the default Docker socket'}: {reason}",
-                hint="check that dockerd runs there and that the target's host setting is "
-                "right (unix:///var/run/docker.sock, tcp://HOST:2375 or ssh://USER@HOST)",
-            ) from exc
-        return client
+        return self._engine.client()
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._engine.close()
 
     async def _run(self, work: Callable[[], T]) -> T:
-        def guarded() -> T:
-            try:
-                return work()
-            except WindFlowError:
-                raise
-            except APIError as exc:
-                raise OrchestratorError(
-                    f"the Docker engine of {self.target.name} refused: {exc.explanation or exc}",
-                    hint="read the engine's message; fix the stack or the engine and retry",
-                ) from exc
-            except (DockerException, RequestException) as exc:
-                raise TargetUnreachable(
-                    f"the Docker engine of {self.target.name} failed to answer: {exc}",
-                    hint="check that dockerd is running and reachable, then retry",
-                ) from exc
-
-        return await asyncio.to_thread(guarded)
+        return await self._engine.run(work)
 
     def _group(self, stack: str, service: str) -> Group:
         groups = find_groups(self._docker(), stack)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import copy
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -29,6 +28,7 @@ from pydantic import BaseModel
 from requests.exceptions import RequestException
 
 from tools.adapters import swarm_spec as sw
+from tools.adapters.docker_client import EngineConnection
 from tools.adapters.docker_labels import SPEC, changed_fields, decode_spec
 from tools.adapters.protocol import (
     DeployOutcome,
@@ -96,25 +96,21 @@ class SwarmAdapter:
         self.variables = dict(variables or {})
         self.converge_timeout = converge_timeout
         self.poll_interval = poll_interval
-        self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
+        self._engine = EngineConnection(spec, self.host, refused_by="the Swarm manager")
+        self._manager_checked = False
 
     # --- plumbing -----------------------------------------------------------------------
 
     def _docker(self) -> docker.DockerClient:
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect()
-            return self._client
+        client = self._engine.client()
+        if not self._manager_checked:
+            self._require_manager(client)
+            self._manager_checked = True
+        return client
 
-    def _connect(self) -> docker.DockerClient:
+    def _require_manager(self, client: docker.DockerClient) -> None:
         where = self.host or "the default socket"
         try:
-            client = (
-                docker.DockerClient(base_url=self.host, timeout=60)
-                if self.host
-                else docker.from_env(timeout=60)
-            )
             swarm = client.info().get("Swarm") or {}
         except (DockerException, RequestException) as exc:
             raise TargetUnreachable(
@@ -122,7 +118,6 @@ class SwarmAdapter:
                 hint="check that dockerd runs and the target's host setting is right",
             ) from exc
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            client.close()
             state = swarm.get("LocalNodeState") or "unknown"
             role = "a worker" if state == "active" else f"not in a swarm (state {state})"
             raise OrchestratorError(
@@ -131,23 +126,9 @@ class SwarmAdapter:
                 hint="run `docker swarm init` there, or point the target at a manager node;"
                 " use a docker target for a plain engine",
             )
-        return client
 
     async def _run(self, work: Callable[[], T]) -> T:
-        def guarded() -> T:
-            try:
-                return work()
-            except WindFlowError:
-                raise
-            except APIError as exc:
-                raise OrchestratorError(
-                    f"the Swarm manager refused: {exc.explanation or exc}",
-                    hint="see the message; fix the stack or the swarm and retry",
-                ) from exc
-            except (DockerException, RequestException) as exc:
-                raise TargetUnreachable(f"the Docker engine failed to answer: {exc}") from exc
-
-        return await asyncio.to_thread(guarded)
+        return await self._engine.run(work)
 
     def _services(self, stack: str) -> dict[str, SwarmService]:
         """The stack's services by short name, with running/desired task counts."""
