@@ -41,10 +41,7 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
         rbac,
         approval_policy,
         secrets_box,
-        AdapterOptions(
-            default_docker_host=settings.docker_host,
-            vagrant_root=settings.data_dir / "vagrant",
-        ),
+        AdapterOptions.from_settings(settings),
     )
     return AppState(
         settings=settings,

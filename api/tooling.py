@@ -89,6 +89,9 @@ class Tooling:
             )
         return self.spec(target)
 
+    def adapter(self, target: TargetSpec) -> Any:
+        return build_adapter(target, self.adapter_options)
+
     def context(
         self,
         *,
@@ -100,7 +103,7 @@ class Tooling:
         adapter: Any = None,
     ) -> ToolContext:
         if adapter is None and target is not None:
-            adapter = build_adapter(target, self.adapter_options)
+            adapter = self.adapter(target)
         return ToolContext(
             caller=Caller(user_id=user_id, org_id=org_id),
             target=target,

@@ -30,6 +30,7 @@ from api.db.types import utcnow
 from api.tooling import target_spec
 from guardrails.rbac import Role
 from tools import connectivity
+from tools.adapters.factory import AdapterOptions, build_adapter
 from tools.targets import parse_kind, validate_connection, validate_secrets
 from windflow.errors import InvalidInput, NotFound, WindFlowError
 from windflow.settings import Settings
@@ -287,7 +288,9 @@ def target_check(name: str, org: OrgOption = None) -> None:
         if target is None:
             raise NotFound(f"target {name!r} not found", hint="`windflow target list`")
         spec = target_spec(target, SecretsBox(settings.fernet_key))
-        return await connectivity.check(spec, default_docker_host=settings.docker_host)
+        adapter = build_adapter(spec, AdapterOptions.from_settings(settings))
+        result: connectivity.CheckResult = await adapter.check()
+        return result
 
     result = _run(work)
     style = "green" if result.reachable else "red"

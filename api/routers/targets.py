@@ -11,7 +11,6 @@ from api.db.repo import resources
 from api.deps import OrgDep, PageDep
 from api.schemas import Page, TargetCheckOut, TargetIn, TargetOut, TargetPatch
 from guardrails.rbac import Permission
-from tools import connectivity
 from tools.targets import TargetKind, validate_connection, validate_secrets
 
 router = APIRouter(prefix="/targets", tags=["targets"])
@@ -107,7 +106,8 @@ async def check_target(target_id: str, ctx: OrgDep) -> TargetCheckOut:
     ctx.require(Permission.TARGETS_READ)
     target = await resources.get_in_org(ctx.session, Target, ctx.org_id, target_id)
     spec = ctx.state.tooling.spec(target)
-    result = await connectivity.check(spec, default_docker_host=ctx.state.settings.docker_host)
+    # The adapter knows its kind's connection details (kubeconfig, swarm role, provider).
+    result = await ctx.state.tooling.adapter(spec).check()
     return TargetCheckOut(
         target_id=target.id,
         reachable=result.reachable,

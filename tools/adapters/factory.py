@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.targets import TargetKind, TargetSpec
+from windflow.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,12 @@ class AdapterOptions:
 
     default_docker_host: str | None
     vagrant_root: Path
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AdapterOptions:
+        return cls(
+            default_docker_host=settings.docker_host, vagrant_root=settings.data_dir / "vagrant"
+        )
 
 
 def build_adapter(spec: TargetSpec, options: AdapterOptions) -> Any:
