@@ -26,11 +26,11 @@ from tools.adapters.protocol import (
     DeployOutcome,
     Inventory,
     LogLines,
-    OrchestratorEvent,
     ScaleOutcome,
 )
 from tools.base import Plan, PlanChange, Tool, ToolContext, ToolInput, tool
 from tools.bounded import bound_items
+from tools.stack_tools import EventsOutput
 from tools.targets import TargetKind
 from windflow.errors import InvalidInput, NotFound
 
@@ -98,11 +98,6 @@ class PodLogsInput(StackRef):
 
 class EventsInput(StackRef):
     since_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
-
-
-class EventsOutput(BaseModel):
-    events: list[OrchestratorEvent]
-    truncated: bool = False
 
 
 class DescribeInput(ToolInput):
