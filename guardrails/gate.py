@@ -18,7 +18,7 @@ from guardrails.approvals import ApprovalService
 from guardrails.audit import AuditEntry, AuditSink
 from guardrails.rbac import Permission, Principal, RbacPolicy
 from guardrails.redaction import redact
-from tools.base import Tool, ToolContext, ToolResult
+from tools.base import Tool, ToolContext, ToolResult, canonical_json
 from tools.bounded import bound_text
 from windflow.errors import InvalidInput, PermissionDenied, WindFlowError
 
@@ -107,7 +107,7 @@ class Gate:
         except WindFlowError as exc:
             return ToolResult.failed(tool.name, exc)
         data = output.model_dump(mode="json")
-        text, truncated = bound_text(str(data), MAX_RESULT_CHARS)
+        text, truncated = bound_text(canonical_json(data), MAX_RESULT_CHARS)
         if truncated:
             return ToolResult(status="ok", tool=tool.name, data={"summary": text}, truncated=True)
         return ToolResult(status="ok", tool=tool.name, data=data)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.db.repo.approvals import list_approvals
 from api.deps import OrgDep, PageDep
 from api.schemas import Input, Output, Page
 from guardrails.approvals import ApprovalView
@@ -132,18 +131,10 @@ async def approvals(
 ) -> Page[ApprovalOut]:
     """The approval queue of the organization, newest first."""
     ctx.require(Permission.APPROVALS_READ)
-    tooling = ctx.state.tooling
-    result = await list_approvals(
-        ctx.state.db, ctx.org_id, page.offset, page.limit, status=status, target_id=target_id
+    result = await ctx.state.tooling.store.page(
+        ctx.org_id, page.offset, page.limit, status=status, target_id=target_id
     )
-    items = []
-    for row in result.items:
-        view = await tooling.store.get(ctx.org_id, row.id)
-        if view is not None:
-            items.append(ApprovalOut.of(view))
-    return Page[ApprovalOut](
-        items=items, total=result.total, offset=result.offset, limit=result.limit
-    )
+    return Page[ApprovalOut].of(result, ApprovalOut.of)
 
 
 @router.get("/approvals/{approval_id}", response_model=ApprovalOut, tags=["approvals"])

@@ -64,6 +64,12 @@ async def test_deploy_approve_redeploy_rollback_remove(
         assert {("create", "db"), ("create", "api"), ("create", "web")} <= actions
         assert "+services:" in proposed["plan"]["diff"]
         assert ids(docker_engine, stack) == {}, "nothing runs before the approval"
+        queue = (await api.client.get("/approvals", headers=org.headers(Role.ADMIN))).json()
+        assert queue["total"] == 1
+        pending = queue["items"][0]
+        assert pending["id"] == proposed["approval_id"] and pending["tool"] == "deploy_stack"
+        assert pending["target_environment"] == "dev" and pending["status"] == "pending"
+        assert pending["plan"]["summary"].startswith(f"deploy stack {stack}")
 
         viewer = await api.client.post(
             f"/approvals/{proposed['approval_id']}/approve",

@@ -116,6 +116,36 @@ class SqlApprovalStore:
             await session.refresh(row, ["votes"])
             return _view(row, await self._environment(session, row.target_id))
 
+    async def page(
+        self,
+        org_id: str,
+        offset: int,
+        limit: int,
+        *,
+        status: str | None = None,
+        target_id: str | None = None,
+    ) -> Page[ApprovalView]:
+        """The approval queue: one query for the page, one for its targets' environments."""
+        async with self.db.session() as session:
+            query = select(Approval).where(Approval.org_id == org_id)
+            if status:
+                query = query.where(Approval.status == status)
+            if target_id:
+                query = query.where(Approval.target_id == target_id)
+            rows = await paginate(
+                session, query.order_by(Approval.created_at.desc()), offset, limit
+            )
+            target_ids = {r.target_id for r in rows.items if r.target_id}
+            found = await session.execute(
+                select(Target.id, Target.environment).where(Target.id.in_(target_ids))
+            )
+            environments = {target: environment for target, environment in found.all()}
+            views = [
+                _view(r, environments.get(r.target_id, "none") if r.target_id else "none")
+                for r in rows.items
+            ]
+            return Page(items=views, total=rows.total, offset=rows.offset, limit=rows.limit)
+
     async def expire(self, approval_id: str) -> None:
         async with self.db.transaction() as session:
             await session.execute(
@@ -187,21 +217,3 @@ def _why_unusable(
     if row.expires_at <= now:
         return f"the approval expired at {row.expires_at.isoformat()}"
     return "the approval cannot be used"
-
-
-async def list_approvals(
-    db: Database,
-    org_id: str,
-    offset: int,
-    limit: int,
-    *,
-    status: str | None = None,
-    target_id: str | None = None,
-) -> Page[Approval]:
-    async with db.session() as session:
-        query = select(Approval).where(Approval.org_id == org_id)
-        if status:
-            query = query.where(Approval.status == status)
-        if target_id:
-            query = query.where(Approval.target_id == target_id)
-        return await paginate(session, query.order_by(Approval.created_at.desc()), offset, limit)
