@@ -11,12 +11,13 @@ import httpx
 from fastapi import FastAPI
 
 from api import problems
+from api.assistant_wiring import running_assistant
 from api.auth.oidc import OidcVerifier
 from api.auth.rate_limit import SlidingWindowLimiter
 from api.body_limit import BodyLimitMiddleware
 from api.db.engine import Database, migrate
 from api.db.secrets_box import SecretsBox
-from api.routers import auth, deployments, health, orgs, stacks, targets, tools
+from api.routers import auth, chat, deployments, health, orgs, stacks, targets, tools
 from api.state import AppState
 from api.tooling import Tooling
 from guardrails.policy import policies_from
@@ -62,12 +63,15 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings.resolved_database_url)
-        state.ready = True
-        log.info("WindFlow ready (database %s)", state.db.engine.url.render_as_string())
         try:
-            yield
+            async with running_assistant(settings, state.db, state.tooling, state.hub) as bot:
+                state.assistant = bot
+                state.ready = True
+                log.info("WindFlow ready (database %s)", state.db.engine.url.render_as_string())
+                yield
         finally:
             state.ready = False
+            state.assistant = None
             await state.http.aclose()
             await state.db.dispose()
 
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         stacks.router,
         deployments.router,
         tools.router,
+        chat.router,
     ):
         app.include_router(router)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -11,7 +11,10 @@ from api.auth.rate_limit import RateLimiter
 from api.db.engine import Database
 from api.db.secrets_box import SecretsBox
 from api.tooling import Tooling
+from assistant.events import EventHub
+from assistant.runs import Assistant
 from guardrails.rbac import RbacPolicy
+from windflow.errors import ConfigurationError
 from windflow.settings import Settings
 
 
@@ -25,4 +28,14 @@ class AppState:
     http: httpx.AsyncClient
     oidc: OidcVerifier | None
     tooling: Tooling
+    hub: EventHub = field(default_factory=EventHub)
+    assistant: Assistant | None = None
     ready: bool = False
+
+    def require_assistant(self) -> Assistant:
+        if self.assistant is None:
+            raise ConfigurationError(
+                "the assistant is not running in this process",
+                hint="it starts with the API; check the server log for a startup error",
+            )
+        return self.assistant

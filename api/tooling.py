@@ -13,9 +13,10 @@ from api.db.repo import resources
 from api.db.repo.approvals import SqlApprovalStore
 from api.db.repo.audit import SqlAuditSink
 from api.db.repo.deployment_log import SqlDeploymentLog
+from api.db.repo.stack_library import SqlStackLibrary
 from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
-from guardrails.approvals import ApprovalService
+from guardrails.approvals import ApprovalService, ApprovalView
 from guardrails.gate import Gate
 from guardrails.policy import ApprovalPolicy
 from guardrails.rbac import RbacPolicy
@@ -48,6 +49,8 @@ class Tooling:
     deployments: SqlDeploymentLog
     secrets_box: SecretsBox
     adapter_options: AdapterOptions
+    db: Database
+    library: SqlStackLibrary
 
     @classmethod
     def build(
@@ -69,6 +72,8 @@ class Tooling:
             deployments=SqlDeploymentLog(db),
             secrets_box=secrets_box,
             adapter_options=adapter_options,
+            db=db,
+            library=SqlStackLibrary(db),
         )
 
     def spec(self, target: Target) -> TargetSpec:
@@ -88,6 +93,15 @@ class Tooling:
                 f"unknown target {name_or_id!r}", hint=f"targets in this organization: {names}"
             )
         return self.spec(target)
+
+    async def targets(self, org_id: str, limit: int = 50) -> list[TargetSpec]:
+        """The organization's targets by name (what the assistant may act on)."""
+        async with self.db.session() as session:
+            page = await resources.list_targets(session, org_id, 0, limit)
+            return [self.spec(t) for t in page.items]
+
+    async def approval(self, org_id: str, approval_id: str) -> ApprovalView | None:
+        return await self.store.get(org_id, approval_id)
 
     def adapter(self, target: TargetSpec) -> Any:
         return build_adapter(target, self.adapter_options)
@@ -112,4 +126,5 @@ class Tooling:
             deployments=self.deployments,
             events=events or NullEvents(),
             conversation_id=conversation_id,
+            library=self.library,
         )

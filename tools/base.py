@@ -107,6 +107,22 @@ class DeploymentLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SavedStack:
+    name: str
+    description: str
+    compose: str | None
+    template_ref: str | None
+
+
+class StackLibrary(Protocol):
+    """The organization's saved stacks (compose sources kept in WindFlow)."""
+
+    async def list(self, org_id: str) -> list[SavedStack]: ...
+
+    async def get(self, org_id: str, name: str) -> SavedStack | None: ...
+
+
 class EventSink(Protocol):
     async def emit(self, event_type: str, payload: Mapping[str, Any]) -> None: ...
 
@@ -128,6 +144,7 @@ class ToolContext:
     events: EventSink = field(default_factory=NullEvents)
     conversation_id: str | None = None
     approval: ConsumedApproval | None = None
+    library: StackLibrary | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -115,3 +115,11 @@ class ApprovalError(PermissionDenied):
 
     code = "approval_invalid"
     title = "Approval invalid"
+
+
+class ModelError(WindFlowError):
+    """The language model could not answer: unreachable, timed out, refused, or malformed."""
+
+    status = 502
+    code = "model_error"
+    title = "Model error"

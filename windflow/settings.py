@@ -85,7 +85,26 @@ class Settings(BaseSettings):
     )
     llm_api_base: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_timeout_seconds: float = 60.0
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a failed model call, with backoff"
+    )
+    llm_retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    llm_fallback_models: list[str] = Field(
+        default_factory=list, description="LiteLLM models tried in order when the main one fails"
+    )
+    llm_org_models: dict[str, str] = Field(
+        default_factory=dict, description="Per organization slug, a LiteLLM model to use instead"
+    )
+    llm_prompt_budget_tokens: int = Field(
+        default=4000,
+        ge=500,
+        description="Ceiling for system prompt + offered tool schemas + retrieved context",
+    )
+    assistant_max_steps: int = Field(
+        default=12, ge=1, le=100, description="Model turns per run before the run stops"
+    )
+    assistant_max_message_chars: int = Field(default=20_000, ge=100)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

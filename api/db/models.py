@@ -169,6 +169,43 @@ class Message(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class Run(Base):
+    """One assistant run in a conversation: who started it, how it ended, what it cost."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_conversation_status", "conversation_id", "status"),)
+    id: Mapped[str] = _id()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The effective role when the run started (an API token may cap it); a resumed run
+    # never acts with more than this, nor more than the user's role at that moment.
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RunEventRecord(Base):
+    """The per-thread event log; ``seq`` only grows within a thread (SSE resume point)."""
+
+    __tablename__ = "run_events"
+    __table_args__ = (UniqueConstraint("thread_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    thread_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
 class Approval(Base):
     """A human decision bound to one tool call: tool, target and the hash of its arguments."""
 

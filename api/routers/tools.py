@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from api.assistant_wiring import owner_of_open_run
 from api.deps import OrgDep, PageDep
 from api.schemas import Input, Output, Page
 from guardrails.approvals import ApprovalView
@@ -152,6 +153,12 @@ async def _decide(ctx: OrgDep, approval_id: str, approve: bool, reason: str | No
         {"approval_id": approval_id, "status": view.status},
         target_id=view.target_id,
     )
+    if view.status in ("approved", "denied"):
+        # The run that asked for it continues here, in whichever process took the decision.
+        await ctx.session.commit()
+        owner = await owner_of_open_run(ctx.state.db, view)
+        if owner is not None:
+            await ctx.state.require_assistant().resume(owner, view.id, view.status)
     return ApprovalOut.of(view)
 
 

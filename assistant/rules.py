@@ -1,0 +1,317 @@
+"""No-model mode: deterministic turns for the same graph when no model is configured.
+
+Intent is recognised by rules; the work is done by the same tools, through the same
+guardrails and approvals, and the answers come from their typed results. Each turn looks at
+what this run has done so far (its tool calls and their results) and decides the next call
+or the answer, so a run resumed after an approval continues where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.context import Message, TurnInput
+from assistant.model import ModelTurn, TokenSink, ToolCallRequest, Usage
+from assistant.prompt import words
+from tools.targets import TargetSpec
+
+_NO_TARGETS = "none yet (add one with `windflow target add`)"
+NO_MODEL_NOTE = "_No language model is configured: this answer comes from WindFlow's rules._"
+
+_FENCE = re.compile(r"```(?:ya?ml|compose)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_DIAGNOSE = frozenset(
+    [
+        "why",
+        "diagnose",
+        "crash",
+        "crashloop",
+        "restart",
+        "keep",
+        "fail",
+        "broken",
+        "wrong",
+        "error",
+        "down",
+        "unhealthy",
+        "debug",
+        "investigate",
+        "die",
+        "dy",
+    ]
+)
+_DEPLOY = {"deploy", "install", "launch", "ship", "roll", "provision", "set", "bring"}
+_LINT = {"lint", "check", "review", "validate", "production", "ready", "optimize", "improve"}
+_STATUS = {"status", "list", "show", "inventory", "state", "health", "running", "what"}
+
+
+@dataclass(frozen=True)
+class Done:
+    """A call already made in this run and its result envelope."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.result.get("status") == "ok"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.result.get("data") or {}
+
+
+def _envelope(content: Any) -> dict[str, Any]:
+    parsed = json.loads(content) if isinstance(content, str) else {}
+    if isinstance(parsed, dict) and "warning" in parsed and "result" in parsed:
+        parsed = parsed["result"]  # flagged output; the envelope is inside
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def history(run_messages: list[Message]) -> list[Done]:
+    """Pairs each tool call of this run with its result."""
+    results = {
+        m["tool_call_id"]: _envelope(m.get("content"))
+        for m in run_messages
+        if m.get("role") == "tool"
+    }
+    done: list[Done] = []
+    for message in run_messages:
+        for call in message.get("tool_calls") or ():
+            if call["id"] in results:
+                raw = call["function"].get("arguments") or "{}"
+                done.append(Done(call["function"]["name"], json.loads(raw), results[call["id"]]))
+    return done
+
+
+def _failure(done: Done) -> str:
+    status = done.result.get("status")
+    error = done.result.get("error") or "it failed"
+    hint = done.result.get("hint")
+    verb = "was refused" if status == "denied" else "failed"
+    return f"`{done.name}` {verb}: {error}" + (f" ({hint})" if hint else "")
+
+
+def compose_in(text: str) -> str | None:
+    fenced = _FENCE.search(text)
+    if fenced:
+        return fenced.group(1)
+    start = re.search(r"^(services|version|name):", text, re.MULTILINE)
+    return text[start.start() :] if start else None
+
+
+def _mentioned_target(text: str, targets: list[TargetSpec]) -> TargetSpec | None:
+    lowered = text.lower()
+    for target in sorted(targets, key=lambda t: -len(t.name)):
+        if re.search(rf"(?<![\w-]){re.escape(target.name.lower())}(?![\w-])", lowered):
+            return target
+    return targets[0] if len(targets) == 1 else None
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9][a-z0-9_-]*", text.lower())
+
+
+class RulesPlanner:
+    """A ``Planner`` without a model."""
+
+    name: str | None = None
+
+    async def turn(self, given: TurnInput, on_token: TokenSink) -> ModelTurn:
+        done = history(given.run_messages)
+        step = self.next_step(given, done)
+        if isinstance(step, str):
+            text = f"{step}\n\n{NO_MODEL_NOTE}"
+            return ModelTurn(text=text, tool_calls=(), usage=Usage(), model="")
+        name, arguments = step
+        call = ToolCallRequest(
+            id=f"rule_{len(done) + 1}", name=name, arguments=json.dumps(arguments)
+        )
+        return ModelTurn(text="", tool_calls=(call,), usage=Usage(), model="")
+
+    def next_step(self, given: TurnInput, done: list[Done]) -> str | tuple[str, dict[str, Any]]:
+        request = given.request
+        said = words(request)
+        target = _mentioned_target(request, given.targets)
+        compose = compose_in(request)
+        if compose is not None and not (said & _DEPLOY and target):
+            return self.lint(compose, done)
+        if said & _DIAGNOSE:
+            return self.diagnose(request, target, given.targets, done)
+        if said & _DEPLOY:
+            return self.deploy(request, compose, target, given.targets, done)
+        if said & _STATUS and target is not None:
+            return self.status(request, target, done)
+        if said & _LINT and compose is None:
+            return "Paste the compose file in a ```yaml block and I will review it."
+        return self.help(given)
+
+    # -- intents -------------------------------------------------------------------------
+
+    def lint(self, compose: str, done: list[Done]) -> str | tuple[str, dict[str, Any]]:
+        if not done:
+            return "lint_compose", {"compose": compose}
+        report = done[-1]
+        if not report.ok:
+            return _failure(report)
+        data = report.data
+        lines = [f"**{data.get('summary', 'Review done.')}** (score {data.get('score', '?')}/100)"]
+        for finding in data.get("findings", []):
+            where = f" `{finding['service']}`" if finding.get("service") else ""
+            lines.append(
+                f"- {finding['severity']}{where}: {finding['message']} Fix: {finding['fix']}"
+            )
+        return "\n".join(lines)
+
+    def deploy(
+        self,
+        request: str,
+        compose: str | None,
+        target: TargetSpec | None,
+        targets: list[TargetSpec],
+        done: list[Done],
+    ) -> str | tuple[str, dict[str, Any]]:
+        if target is None:
+            return _which_target(targets, "deploy to")
+        deploys = [d for d in done if d.name == "deploy_stack"]
+        if deploys:
+            return _deploy_answer(deploys[-1], target)
+        if compose is not None:
+            named = re.search(r"\b(?:as|stack|named)\s+([a-z0-9][a-z0-9_-]{0,62})\b", request)
+            stack = named.group(1) if named else "stack"
+            return "deploy_stack", {"target": target.name, "stack": stack, "compose": compose}
+        listing = next((d for d in done if d.name == "saved_stacks"), None)
+        if listing is None:
+            return "saved_stacks", {}
+        if not listing.ok:
+            return _failure(listing)
+        names = [s["name"] for s in listing.data.get("stacks", [])]
+        wanted = next((t for t in _tokens(request) if t in names), None)
+        if wanted is None:
+            known = ", ".join(names) or "none saved yet"
+            return f"Which stack should I deploy? Saved stacks: {known}."
+        source = next((d for d in done if d.name == "saved_stack"), None)
+        if source is None:
+            return "saved_stack", {"name": wanted}
+        if not source.ok:
+            return _failure(source)
+        return "deploy_stack", {
+            "target": target.name,
+            "stack": wanted,
+            "compose": source.data["compose"],
+        }
+
+    def diagnose(
+        self, request: str, target: TargetSpec | None, targets: list[TargetSpec], done: list[Done]
+    ) -> str | tuple[str, dict[str, Any]]:
+        if target is None:
+            return _which_target(targets, "look at")
+        diagnosis = next((d for d in done if d.name == "diagnose_service"), None)
+        if diagnosis is not None:
+            return _diagnosis_answer(diagnosis, target)
+        mentioned = _tokens(request)
+        status = next((d for d in done if d.name == "stack_status"), None)
+        if status is not None:
+            if not status.ok:
+                return _failure(status)
+            services = status.data.get("services", [])
+            chosen = next((s for s in services if s["name"] in mentioned), None) or next(
+                (s for s in services if s["state"] != "running" or s.get("restarts")), None
+            )
+            if chosen is None:
+                listed = ", ".join(s["name"] for s in services) or "none"
+                return f"Every service of `{status.arguments['stack']}` looks fine ({listed})."
+            return "diagnose_service", {
+                "target": target.name,
+                "stack": status.arguments["stack"],
+                "service": chosen["name"],
+            }
+        inventory = next((d for d in done if d.name == "target_inventory"), None)
+        if inventory is None:
+            return "target_inventory", {"target": target.name}
+        if not inventory.ok:
+            return _failure(inventory)
+        workloads = inventory.data.get("workloads", [])
+        stacks = sorted({w["stack"] for w in workloads if w.get("stack")})
+        stack = next((s for s in stacks if s in mentioned), None)
+        if stack is None:
+            hits = [w["stack"] for w in workloads if w.get("stack") and _named(w, mentioned)]
+            stack = hits[0] if hits else None
+        if stack is None:
+            failing = [w["stack"] for w in workloads if w.get("stack") and w["state"] != "running"]
+            stack = failing[0] if len(set(failing)) == 1 else None
+        if stack is None:
+            return (
+                f"Which stack or service on `{target.name}` should I look at? "
+                f"Stacks there: {', '.join(stacks) or 'none'}."
+            )
+        return "stack_status", {"target": target.name, "stack": stack}
+
+    def status(
+        self, request: str, target: TargetSpec, done: list[Done]
+    ) -> str | tuple[str, dict[str, Any]]:
+        if not done:
+            return "target_inventory", {"target": target.name}
+        inventory = done[-1]
+        if not inventory.ok:
+            return _failure(inventory)
+        workloads = inventory.data.get("workloads", [])
+        if not workloads:
+            return f"Nothing runs on `{target.name}` yet."
+        lines = [f"What runs on `{target.name}`:"]
+        for w in sorted(workloads, key=lambda w: (w.get("stack") or "", w["name"])):
+            stack = f" (stack {w['stack']})" if w.get("stack") else ""
+            lines.append(f"- `{w['name']}`{stack}: {w['state']}, image {w.get('image') or '?'}")
+        return "\n".join(lines)
+
+    def help(self, given: TurnInput) -> str:
+        listed = ", ".join(f"`{t.name}` ({t.kind.value}, {t.environment})" for t in given.targets)
+        return (
+            "I can deploy a saved stack or a pasted compose file to a target (after a human "
+            "approves the plan), diagnose a failing service, show what runs on a target, and "
+            'review a compose file. For example: "deploy blog to docker-local", "why does '
+            'the api container keep restarting on docker-local?", or paste a compose file in '
+            f"a ```yaml block.\n\nTargets: {listed or _NO_TARGETS}."
+        )
+
+
+def _named(workload: dict[str, Any], mentioned: list[str]) -> bool:
+    name = str(workload.get("name", "")).lower()
+    return any(len(m) > 2 and m in re.split(r"[-_.]", name) for m in mentioned)
+
+
+def _which_target(targets: list[TargetSpec], verb: str) -> str:
+    listed = ", ".join(f"`{t.name}`" for t in targets) or "none yet"
+    return f"Which target should I {verb}? Targets: {listed}."
+
+
+def _deploy_answer(done: Done, target: TargetSpec) -> str:
+    stack = done.arguments.get("stack", "the stack")
+    if not done.ok:
+        return f"Stack `{stack}` was not deployed to `{target.name}`. " + _failure(done)
+    data = done.data
+    parts = [
+        f"{label} {', '.join(data[key])}"
+        for key, label in (("created", "created"), ("recreated", "recreated"),
+                           ("unchanged", "unchanged"), ("removed", "removed"))
+        if data.get(key)
+    ]  # fmt: skip
+    return f"Deployed stack `{stack}` to `{target.name}`: " + ("; ".join(parts) or "no changes")
+
+
+def _diagnosis_answer(done: Done, target: TargetSpec) -> str:
+    if not done.ok:
+        return _failure(done)
+    data = done.data
+    head = (
+        f"**{data.get('stack')}/{data.get('service')} on `{target.name}`**: "
+        f"{data.get('summary', '')}"
+    )
+    lines = [head]
+    for finding in data.get("findings", []):
+        lines.append(f"- {finding['severity']}: {finding['title']}. {finding['suggestion']}")
+        lines.extend(f"  > {line}" for line in finding.get("evidence", [])[:3])
+    return "\n".join(lines)
