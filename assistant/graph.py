@@ -134,10 +134,9 @@ async def think(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any]:
     except ModelError as exc:
         await deps.emitter.flush_tokens()
         await deps.emitter.emit("error", {"code": exc.code, "message": exc.message})
+        hint = f" ({exc.hint})" if exc.hint else ""
         return {
-            "answer": f"I could not get an answer from the model: {exc.message}. "
-            f"{exc.hint or ''}".strip()
-            + " Nothing was changed.",
+            "answer": f"{exc.message[:1].upper()}{exc.message[1:]}{hint}. Nothing was changed.",
             "outcome": "failed",
             "queue": [],
         }

@@ -158,12 +158,16 @@ class RulesPlanner:
         if not report.ok:
             return _failure(report)
         data = report.data
-        lines = [f"**{data.get('summary', 'Review done.')}** (score {data.get('score', '?')}/100)"]
+        lines = [f"**{data.get('summary', 'Review done.')}**"]
         for finding in data.get("findings", []):
-            where = f" `{finding['service']}`" if finding.get("service") else ""
-            lines.append(
-                f"- {finding['severity']}{where}: {finding['message']} Fix: {finding['fix']}"
-            )
+            lines.append(f"- **{finding['severity']}** {finding['message']}")
+            fix = str(finding.get("fix") or "").strip()
+            if "\n" in fix:
+                lines.append(
+                    "  ```yaml\n" + "\n".join(f"  {x}" for x in fix.splitlines()) + "\n  ```"
+                )
+            elif fix:
+                lines.append(f"  Fix: `{fix}`")
         return "\n".join(lines)
 
     def deploy(
@@ -312,6 +316,10 @@ def _diagnosis_answer(done: Done, target: TargetSpec) -> str:
     )
     lines = [head]
     for finding in data.get("findings", []):
-        lines.append(f"- {finding['severity']}: {finding['title']}. {finding['suggestion']}")
+        suggestion = str(finding.get("suggestion") or "")
+        lines.append(
+            f"- **{finding['severity']}** {finding['title']}. "
+            f"{suggestion[:1].upper()}{suggestion[1:]}"
+        )
         lines.extend(f"  > {line}" for line in finding.get("evidence", [])[:3])
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tools.compose_lint import lint_compose
+from tools.diagnosis import diagnose_service
 from tools.kubernetes_tools import KUBERNETES_TOOLS
 from tools.library_tools import LIBRARY_TOOLS
 from tools.registry import ToolRegistry
@@ -10,4 +12,13 @@ from tools.vagrant_tools import VAGRANT_TOOLS
 
 
 def default_registry() -> ToolRegistry:
-    return ToolRegistry([*LIBRARY_TOOLS, *STACK_TOOLS, *KUBERNETES_TOOLS, *VAGRANT_TOOLS])
+    return ToolRegistry(
+        [
+            *LIBRARY_TOOLS,
+            lint_compose,
+            *STACK_TOOLS,
+            diagnose_service,
+            *KUBERNETES_TOOLS,
+            *VAGRANT_TOOLS,
+        ]
+    )

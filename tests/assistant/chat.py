@@ -42,10 +42,10 @@ class Chat:
         return list(response.json())
 
     async def wait_for(
-        self, conversation: str, event_type: str, timeout: float = 60.0
+        self, conversation: str, event_type: str, within: float = 60.0
     ) -> dict[str, Any]:
         """The next event of this type after those already waited for."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         after = self.seen.get(conversation, 0)
         while time.monotonic() < deadline:
             for event in await self.events(conversation, after):
@@ -53,8 +53,14 @@ class Chat:
                 if event["type"] == event_type:
                     self.seen[conversation] = after
                     return event
+                if event["type"] == "run_finished":
+                    history = await self.events(conversation)
+                    raise AssertionError(
+                        f"the run finished before any {event_type} event: "
+                        + "; ".join(f"{e['type']} {e['payload']}" for e in history)
+                    )
             await asyncio.sleep(0.05)
-        raise AssertionError(f"no {event_type} event within {timeout} s in {conversation}")
+        raise AssertionError(f"no {event_type} event within {within} s in {conversation}")
 
     async def decide(self, approval_id: str, approve: bool, reason: str = "") -> dict[str, Any]:
         verb = "approve" if approve else "deny"
