@@ -108,6 +108,13 @@ class RunDeps:
     max_steps: int = 12
     max_message_chars: int = 20_000
     snippets_limit: int = 4
+    _targets: list[TargetSpec] | None = None
+
+    async def targets(self) -> list[TargetSpec]:
+        """The organization's targets, read once per invocation (deps are per invocation)."""
+        if self._targets is None:
+            self._targets = await self.workspace.targets(self.org_id)
+        return self._targets
 
 
 __all__ = [

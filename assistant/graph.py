@@ -117,7 +117,7 @@ async def think(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any]:
             "outcome": "stopped",
             "queue": [],
         }
-    targets = await deps.workspace.targets(deps.org_id)
+    targets = await deps.targets()
     messages = list(state.get("messages") or [])
     given = TurnInput(
         request=state["request"],
@@ -231,7 +231,7 @@ async def _propose(
 async def act(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any]:
     deps = runtime.context
     queue = list(state.get("queue") or [])
-    targets = await deps.workspace.targets(deps.org_id)
+    targets = await deps.targets()
     produced: list[Message] = []
     while queue:
         call = queue.pop(0)
@@ -276,7 +276,7 @@ async def execute(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any
     )
     tool = deps.registry.get(str(awaiting.get("tool")))
     if status == "approved":
-        targets = await deps.workspace.targets(deps.org_id)
+        targets = await deps.targets()
         try:
             target = _find_target(targets, awaiting["target"]) if awaiting.get("target") else None
             ctx = deps.workspace.context(

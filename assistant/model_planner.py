@@ -31,11 +31,8 @@ class ModelPlanner:
     ) -> None:
         self.client = client
         self.name: str | None = client.name
-        self.budget = PromptBudget(budget_tokens, self._count_text)
+        self.budget = PromptBudget(budget_tokens, client.count_tokens)
         self._on_offer = on_offer
-
-    def _count_text(self, text: str) -> int:
-        return self.client.count_tokens([{"role": "system", "content": text}], [])
 
     def offer(self, given: TurnInput) -> Offer:
         return self.budget.offer(

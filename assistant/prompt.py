@@ -133,17 +133,32 @@ def system_text(
 
 
 class PromptBudget:
-    """Chooses tools and context under a token ceiling, caching each tool's token cost."""
+    """Chooses tools and context under a token ceiling, caching each tool's token cost.
 
-    def __init__(self, limit: int, count_text: Callable[[str], int]) -> None:
+    ``count`` is the model's own counter for messages plus tool schemas, so the sum of the
+    parts is what the provider will bill and enforce.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        count: Callable[[list[dict[str, Any]], list[dict[str, Any]]], int],
+    ) -> None:
         self.limit = limit
-        self._count = count_text
+        self._count = count
         self._costs: dict[str, int] = {}
+        self._baseline: int | None = None
+
+    def text_cost(self, text: str) -> int:
+        return self._count([{"role": "system", "content": text}], [])
 
     def cost(self, schema: dict[str, Any]) -> int:
         key = json.dumps(schema, sort_keys=True)
         if key not in self._costs:
-            self._costs[key] = self._count(key) + 4  # per-tool framing in the chat template
+            if self._baseline is None:
+                self._baseline = self._count([{"role": "system", "content": ""}], [])
+            with_tool = self._count([{"role": "system", "content": ""}], [schema])
+            self._costs[key] = max(1, with_tool - self._baseline)
         return self._costs[key]
 
     def offer(
@@ -156,11 +171,11 @@ class PromptBudget:
     ) -> Offer:
         kept_snippets = list(snippets)
         system = system_text(targets, role, kept_snippets)
-        used = self._count(system)
+        used = self.text_cost(system)
         while kept_snippets and used > self.limit // 2:
             kept_snippets.pop()  # context is ranked best first; the worst goes first
             system = system_text(targets, role, kept_snippets)
-            used = self._count(system)
+            used = self.text_cost(system)
         request_words = words(request)
         ranked = sorted(
             tools, key=lambda t: (-relevance(t, request_words), t.risk != "read", t.name)

@@ -19,6 +19,7 @@ from assistant.runs import RunOwner
 from windflow.errors import Conflict
 
 APPEND_ATTEMPTS = 5
+MAX_REMEMBERED_THREADS = 10_000
 
 
 def _event(row: RunEventRecord) -> RunEvent:
@@ -38,32 +39,40 @@ class SqlEventLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._last: dict[str, int] = {}  # last seq this process wrote per thread
 
     async def append(
         self, thread_id: str, run_id: str, event_type: EventType, payload: dict[str, Any]
     ) -> RunEvent:
         # The lock orders appends within this process; the unique (thread, seq) constraint
-        # and the retry order them across processes.
+        # catches another process appending to the same thread, and the retry re-reads.
         async with self._locks[thread_id]:
             for attempt in range(APPEND_ATTEMPTS):
                 try:
                     async with self.db.transaction() as session:
-                        last = await session.scalar(
-                            select(func.max(RunEventRecord.seq)).where(
-                                RunEventRecord.thread_id == thread_id
+                        last = self._last.get(thread_id)
+                        if last is None:
+                            found = await session.scalar(
+                                select(func.max(RunEventRecord.seq)).where(
+                                    RunEventRecord.thread_id == thread_id
+                                )
                             )
-                        )
+                            last = int(found or 0)
                         row = RunEventRecord(
                             thread_id=thread_id,
-                            seq=int(last or 0) + 1,
+                            seq=last + 1,
                             run_id=run_id,
                             type=event_type,
                             payload=payload,
                             created_at=utcnow(),
                         )
                         session.add(row)
+                    if len(self._last) >= MAX_REMEMBERED_THREADS:
+                        self._last.clear()
+                    self._last[thread_id] = row.seq
                     return _event(row)
                 except IntegrityError:
+                    self._last.pop(thread_id, None)
                     if attempt == APPEND_ATTEMPTS - 1:
                         raise
         raise Conflict(f"could not append an event to thread {thread_id}")
