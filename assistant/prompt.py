@@ -97,10 +97,44 @@ def tool_schema(tool: Tool[Any, Any], target_names: Sequence[str]) -> dict[str, 
     return schema
 
 
+# How people ask, mapped to the words tools are named with.
+_ASKED_AS = {
+    "why": {"diagnose", "log", "event"},
+    "crash": {"diagnose", "log", "event"},
+    "crashloop": {"diagnose", "log", "event"},
+    "restart": {"diagnose", "log"},
+    "fail": {"diagnose", "log", "event", "describe"},
+    "broken": {"diagnose", "log", "describe"},
+    "error": {"diagnose", "log"},
+    "wrong": {"diagnose", "describe"},
+    "down": {"diagnose", "status"},
+    "install": {"deploy", "saved"},
+    "deploy": {"saved", "apply"},
+    "run": {"status", "inventory", "workload"},
+    "running": {"status", "inventory", "workload"},
+    "compose": {"lint", "deploy"},
+    "review": {"lint"},
+    "production": {"lint"},
+    "optimize": {"lint"},
+}
+
+
 def relevance(tool: Tool[Any, Any], request_words: set[str]) -> float:
+    asked = set(request_words)
+    for word in request_words:
+        asked |= _ASKED_AS.get(word, set())
     name_words = words(tool.name.replace("_", " "))
     description_words = words(tool.description)
-    return 3.0 * len(request_words & name_words) + len(request_words & description_words)
+    return 3.0 * len(asked & name_words) + len(asked & description_words)
+
+
+def targets_in_scope(request: str, targets: Sequence[TargetSpec]) -> list[TargetSpec]:
+    """The targets the request names, or all of them when it names none."""
+    lowered = request.lower()
+    named = [
+        t for t in targets if re.search(rf"(?<![\w-]){re.escape(t.name.lower())}(?![\w-])", lowered)
+    ]
+    return named or list(targets)
 
 
 @dataclass(frozen=True)
@@ -177,13 +211,14 @@ class PromptBudget:
             system = system_text(targets, role, kept_snippets)
             used = self.text_cost(system)
         request_words = words(request)
+        scope = targets_in_scope(request, targets)
         ranked = sorted(
             tools, key=lambda t: (-relevance(t, request_words), t.risk != "read", t.name)
         )
         offered: list[dict[str, Any]] = []
         dropped: list[str] = []
         for candidate in ranked:
-            names = tool_targets(candidate, targets)
+            names = tool_targets(candidate, scope)
             if candidate.targets and not names:
                 continue  # no target in scope can run it
             schema = tool_schema(candidate, names)

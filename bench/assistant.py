@@ -161,9 +161,11 @@ def prompt_size(budget: int) -> None:
     schemas = [tool_schema(t, tool_targets(t, targets)) for t in tools]
     everything = client.count_tokens([{"role": "system", "content": system}], schemas)
     for limit, request in (
-        (budget, "deploy the blog stack to docker-prod"),
-        (budget // 2, "deploy the blog stack to docker-prod"),
-        (budget // 2, "why does the api container keep restarting on kubernetes-prod?"),
+        (budget, "deploy the blog stack"),  # no target named: every target is in scope
+        (budget // 2, "deploy the blog stack"),
+        (budget // 2, "why does the api container keep restarting?"),
+        (budget, "deploy the blog stack to docker-prod"),  # one target named: its tools
+        (budget, "why does the api container keep restarting on kubernetes-prod?"),
     ):
         planner = ModelPlanner(client, limit)
         offer = planner.offer(
