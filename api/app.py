@@ -11,13 +11,25 @@ import httpx
 from fastapi import FastAPI
 
 from api import problems
-from api.assistant_wiring import running_assistant
+from api.approval_feed import ApprovalFeed
+from api.assistant_wiring import running_assistant, sweeping_approvals
 from api.auth.oidc import OidcVerifier
 from api.auth.rate_limit import SlidingWindowLimiter
 from api.body_limit import BodyLimitMiddleware
 from api.db.engine import Database, migrate
 from api.db.secrets_box import SecretsBox
-from api.routers import auth, chat, deployments, health, orgs, stacks, targets, tools
+from api.routers import (
+    auth,
+    chat,
+    deployments,
+    health,
+    orgs,
+    stacks,
+    streams,
+    targets,
+    tools,
+    ui,
+)
 from api.state import AppState
 from api.tooling import Tooling
 from guardrails.policy import policies_from
@@ -36,6 +48,7 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
     db = Database(settings.resolved_database_url)
     rbac, approval_policy = policies_from(settings)
     secrets_box = SecretsBox(settings.fernet_key)
+    approval_feed = ApprovalFeed(db)
     tooling = Tooling.build(
         db,
         registry or default_registry(),
@@ -43,12 +56,14 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
         approval_policy,
         secrets_box,
         AdapterOptions.from_settings(settings),
+        on_approval_change=approval_feed.notify,
     )
     return AppState(
         settings=settings,
         db=db,
         rbac=rbac,
         tooling=tooling,
+        approval_feed=approval_feed,
         secrets_box=secrets_box,
         login_limiter=SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0),
         http=http,
@@ -64,7 +79,12 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings.resolved_database_url)
         try:
-            async with running_assistant(settings, state.db, state.tooling, state.hub) as bot:
+            async with (
+                running_assistant(settings, state.db, state.tooling, state.hub) as bot,
+                sweeping_approvals(
+                    state.tooling.store, state.db, bot, settings.approval_sweep_seconds
+                ),
+            ):
                 state.assistant = bot
                 state.ready = True
                 log.info("WindFlow ready (database %s)", state.db.engine.url.render_as_string())
@@ -92,8 +112,10 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         targets.router,
         stacks.router,
         deployments.router,
+        streams.router,  # before tools: /approvals/stream is not an approval id
         tools.router,
         chat.router,
     ):
         app.include_router(router)
+    ui.install(app, settings.ui_dir)
     return app

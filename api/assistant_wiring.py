@@ -7,6 +7,8 @@ the role it started with and the user's role now, and the organization's model.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from api.db.engine import Database
 from api.db.models import Conversation, Membership, Organization, Run
+from api.db.repo.approvals import SqlApprovalStore
 from api.db.repo.conversations import SqlEventLog, SqlRunStore
 from api.tooling import Tooling
 from assistant.checkpoints import open_checkpointer
@@ -26,8 +29,10 @@ from assistant.rules import RulesPlanner
 from assistant.runs import Assistant, RunOwner
 from guardrails.approvals import ApprovalView
 from guardrails.rbac import Principal, Role
-from windflow.errors import PermissionDenied
+from windflow.errors import PermissionDenied, WindFlowError
 from windflow.settings import Settings
+
+log = logging.getLogger("windflow.api")
 
 
 def planner_for(settings: Settings, org_slug: str | None) -> Planner:
@@ -126,3 +131,35 @@ async def running_assistant(
             yield assistant
         finally:
             await assistant.close()
+
+
+async def expire_stale_approvals(
+    store: SqlApprovalStore, db: Database, assistant: Assistant
+) -> int:
+    """Expire approvals nobody decided in time; the runs waiting for them are told."""
+    expired = await store.expire_stale()
+    for view in expired:
+        owner = await owner_of_open_run(db, view)
+        if owner is not None:
+            await assistant.resume(owner, view.id, "expired")
+    return len(expired)
+
+
+@asynccontextmanager
+async def sweeping_approvals(
+    store: SqlApprovalStore, db: Database, assistant: Assistant, every_seconds: float
+) -> AsyncIterator[None]:
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await expire_stale_approvals(store, db, assistant)
+            except WindFlowError as exc:  # e.g. the database is briefly unreachable
+                log.warning("approval sweep failed: %s", exc)
+
+    task = asyncio.create_task(sweep(), name="windflow-approval-sweeper")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

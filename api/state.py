@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from api.approval_feed import ApprovalFeed
 from api.auth.oidc import OidcVerifier
 from api.auth.rate_limit import RateLimiter
 from api.db.engine import Database
@@ -28,6 +29,7 @@ class AppState:
     http: httpx.AsyncClient
     oidc: OidcVerifier | None
     tooling: Tooling
+    approval_feed: ApprovalFeed
     hub: EventHub = field(default_factory=EventHub)
     assistant: Assistant | None = None
     ready: bool = False

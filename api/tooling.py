@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +62,9 @@ class Tooling:
         policy: ApprovalPolicy,
         secrets_box: SecretsBox,
         adapter_options: AdapterOptions,
+        on_approval_change: Callable[[str, str, str], None] | None = None,
     ) -> Tooling:
-        store = SqlApprovalStore(db)
+        store = SqlApprovalStore(db, on_change=on_approval_change)
         approvals = ApprovalService(store, rbac, policy, utcnow)
         return cls(
             registry=registry,

@@ -11,6 +11,7 @@ resume carries is never trusted: ``execute`` reads the decision from the approva
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from langgraph.types import interrupt
 
 from assistant.context import AgentState, Message, RunDeps, TurnInput
 from assistant.model import ToolCallRequest, Usage, parse_arguments
+from guardrails.approvals import ApprovalView
 from guardrails.injection import mark_untrusted
 from tools.base import Tool, ToolResult
 from tools.targets import TargetSpec
@@ -275,7 +277,8 @@ async def execute(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any
         },
     )
     tool = deps.registry.get(str(awaiting.get("tool")))
-    if status == "approved":
+    cancelled = bool((state.get("decision") or {}).get("cancel"))
+    if status == "approved" and not cancelled:
         targets = await deps.targets()
         try:
             target = _find_target(targets, awaiting["target"]) if awaiting.get("target") else None
@@ -289,21 +292,39 @@ async def execute(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any
         except WindFlowError as exc:
             result = ToolResult.failed(tool.name, exc)
         else:
-            result = await deps.gate.execute_approved(tool, ctx, deps.principal, approval_id)
+            # Shielded: cancelling the run must not stop a change halfway; it completes
+            # and is recorded, and the run ends after it.
+            result = await asyncio.shield(
+                deps.gate.execute_approved(tool, ctx, deps.principal, approval_id)
+            )
     else:
-        who = f" by {view.decided_by}" if view is not None and view.decided_by else ""
-        why = f": {view.reason}" if view is not None and view.reason else ""
-        result = ToolResult.denied(
-            tool.name,
-            f"the change was {status}{who}{why}; it was not made",
-            "do not retry it; ask the user what to do instead",
-        )
+        result = ToolResult.denied(tool.name, _not_made(view, status, cancelled), _NO_RETRY)
     await _finished(deps, str(awaiting.get("call_id")), result)
-    return {
+    update: dict[str, Any] = {
         "messages": [tool_message(str(awaiting.get("call_id")), result)],
         "awaiting": None,
         "decision": None,
     }
+    if cancelled:
+        update |= {
+            "queue": [],
+            "answer": "The run was cancelled; the pending change was not made.",
+            "outcome": "cancelled",
+        }
+    return update
+
+
+_NO_RETRY = "do not retry it; ask the user what to do instead"
+
+
+def _not_made(view: ApprovalView | None, status: str, cancelled: bool) -> str:
+    if cancelled:
+        return "the run was cancelled before the change was approved; it was not made"
+    if status == "expired":
+        return "the approval expired before anyone decided; the change was not made"
+    who = f" by {view.decided_by}" if view is not None and view.decided_by else ""
+    why = f": {view.reason}" if view is not None and view.reason else ""
+    return f"the change was {status}{who}{why}; it was not made"
 
 
 def _after_guard(state: AgentState) -> Literal["retrieve", "__end__"]:
@@ -318,7 +339,9 @@ def _after_act(state: AgentState) -> Literal["approve", "think"]:
     return "approve" if state.get("awaiting") else "think"
 
 
-def _after_execute(state: AgentState) -> Literal["approve", "act", "think"]:
+def _after_execute(state: AgentState) -> Literal["approve", "act", "think", "__end__"]:
+    if state.get("answer"):
+        return "__end__"
     if state.get("awaiting"):
         return "approve"
     return "act" if state.get("queue") else "think"

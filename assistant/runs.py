@@ -61,6 +61,7 @@ class Assistant:
     deps_for: DepsFactory
     max_message_chars: int = 20_000
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _cancel_reasons: dict[str, str] = field(default_factory=dict)
 
     def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}}
@@ -134,6 +135,35 @@ class Assistant:
         self._spawn(thread, self._drive(owner, emitter, command))
         return True
 
+    async def cancel(self, owner: RunOwner, expire: Callable[[str], Awaitable[None]]) -> str:
+        """Stop the conversation's run: a running one now, a waiting one by expiring its
+        approval (through ``expire``) and letting it finish without acting.
+
+        A change already executing is not interrupted halfway: it completes and is
+        recorded; the run ends after it.
+        """
+        thread = owner.conversation_id
+        task = self._tasks.get(thread)
+        if task is not None and not task.done():
+            self._cancel_reasons[thread] = f"cancelled by {owner.user_id}"
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return "cancelled"
+        waiting = await self.waiting_on(thread)
+        if waiting is None:
+            raise Conflict(
+                "no run is in progress in this conversation", hint="there is nothing to cancel"
+            )
+        await expire(waiting)
+        snapshot = await self.graph.aget_state(self._config(thread))
+        run_id = str(snapshot.values.get("run_id"))
+        await self.runs.set_status(run_id, "running")
+        emitter = RunEmitter(self.events, self.hub, thread, run_id)
+        command: Command[Any] = Command(resume={"approval_id": waiting, "cancel": True})
+        self._spawn(thread, self._drive(owner, emitter, command))
+        await self.wait(thread)
+        return "cancelled"
+
     async def wait(self, thread_id: str) -> None:
         """Until the thread's current task (if any) has ended; for tests and shutdown."""
         task = self._tasks.get(thread_id)
@@ -167,9 +197,14 @@ class Assistant:
             error = exc.message
             await emitter.emit("error", {"code": exc.code, "message": exc.message})
         except asyncio.CancelledError:
-            error = "the run was cancelled (the server is shutting down)"
+            reason = self._cancel_reasons.pop(owner.conversation_id, "the server is shutting down")
+            error = f"the run was cancelled ({reason})"
             await self.runs.finish_run(
                 emitter.run_id, status="cancelled", steps=0, usage={}, error=error
+            )
+            await emitter.emit("message", {"role": "assistant", "text": error, "final": True})
+            await emitter.emit(
+                "run_finished", {"run_id": emitter.run_id, "outcome": "cancelled", "usage": {}}
             )
             raise
         except Exception as exc:  # a bug: record it on the run, keep the traceback in the log

@@ -26,6 +26,7 @@ PACKAGES=(
   vagrant                                                      # vagrant, docker provider
   golang-go golang-github-modern-go-reflect2-dev dpkg-dev make # Kubernetes build
   etcd-server etcd-client openssl                              # Kubernetes at run time
+  chromium fonts-dejavu-core                                   # browser tests (Playwright)
 )
 STARTED=$(date +%s)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from guardrails.redaction import redact_text
 from tools.adapters.protocol import LogLines, OrchestratorEvent, ServiceStatus, StackStatus
 from tools.base import ToolContext, tool
-from tools.stack_tools import STACK_TARGETS, ServiceRef, _adapter
+from tools.stack_tools import STACK_TARGETS, ServiceRef, stack_adapter
 from windflow.errors import NotFound, OrchestratorError
 
 Severity = Literal["critical", "warning", "info"]
@@ -436,7 +436,7 @@ async def diagnose_service(ctx: ToolContext, args: DiagnoseInput) -> Diagnosis:
     config_error, image_pull_failed), quoted evidence and a concrete suggestion, most severe
     first, plus a one-line summary. Use it before restarting or redeploying a broken service.
     """
-    adapter = _adapter(ctx)
+    adapter = stack_adapter(ctx)
     status = await adapter.status(args.stack)
     if not any(s.name == args.service for s in status.services):
         return diagnose(status, args.service, None, [])  # raises NotFound naming the services

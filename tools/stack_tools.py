@@ -32,7 +32,7 @@ NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 MAX_EVENTS = 200
 
 
-def _adapter(ctx: ToolContext) -> StackAdapter:
+def stack_adapter(ctx: ToolContext) -> StackAdapter:
     if ctx.adapter is None or ctx.target is None:
         raise InvalidInput("this tool needs a target", hint="name the target to act on")
     adapter: StackAdapter = ctx.adapter
@@ -100,19 +100,19 @@ class RollbackOutput(BaseModel):
 @tool(risk="read", permission="targets:read", targets=STACK_TARGETS)
 async def target_inventory(ctx: ToolContext, args: NoInput) -> Inventory:
     """List what runs on the target: containers, services or VMs, grouped by stack."""
-    return await _adapter(ctx).inventory()
+    return await stack_adapter(ctx).inventory()
 
 
 @tool(risk="read", permission="targets:read", targets=STACK_TARGETS)
 async def stack_status(ctx: ToolContext, args: StackRef) -> StackStatus:
     """Show each service of a stack: state, replicas running vs desired, health, exit code."""
-    return await _adapter(ctx).status(args.stack)
+    return await stack_adapter(ctx).status(args.stack)
 
 
 @tool(risk="read", permission="targets:read", targets=STACK_TARGETS)
 async def service_logs(ctx: ToolContext, args: LogsInput) -> LogLines:
     """Fetch the newest log lines of one service of a stack (size-capped)."""
-    return await _adapter(ctx).logs(
+    return await stack_adapter(ctx).logs(
         args.stack, args.service, tail=args.tail, since_seconds=args.since_seconds
     )
 
@@ -120,7 +120,7 @@ async def service_logs(ctx: ToolContext, args: LogsInput) -> LogLines:
 @tool(risk="read", permission="targets:read", targets=STACK_TARGETS)
 async def stack_events(ctx: ToolContext, args: EventsInput) -> EventsOutput:
     """List recent orchestrator events (starts, deaths, OOM kills, health changes) of a stack."""
-    events = await _adapter(ctx).events(args.stack, since_seconds=args.since_seconds)
+    events = await stack_adapter(ctx).events(args.stack, since_seconds=args.since_seconds)
     kept, truncated = bound_items(events[-MAX_EVENTS:], MAX_EVENTS)
     return EventsOutput(events=kept, truncated=truncated or len(events) > MAX_EVENTS)
 
@@ -165,7 +165,7 @@ async def deploy_recorded(ctx: ToolContext, stack: Stack) -> DeployOutcome:
             user_id=ctx.caller.user_id,
         )
     try:
-        outcome = await _adapter(ctx).deploy(stack)
+        outcome = await stack_adapter(ctx).deploy(stack)
     except BaseException as exc:
         if record is not None and ctx.deployments is not None:
             await ctx.deployments.finish(record.id, "failed", str(exc))
@@ -185,7 +185,7 @@ async def deploy_stack(ctx: ToolContext, args: DeployInput) -> DeployOutcome:
 @deploy_stack.planner
 async def _plan_deploy(ctx: ToolContext, args: DeployInput) -> Plan:
     stack = _parse(args)
-    changes = await _adapter(ctx).plan_deploy(stack)
+    changes = await stack_adapter(ctx).plan_deploy(stack)
     previous = await _previous_config(ctx, args.stack)
     diff = _diff(previous.rendered_config if previous else "", dump_compose(stack), args.stack)
     acting = [c for c in changes if c.action != "noop"]
@@ -198,7 +198,7 @@ async def _plan_deploy(ctx: ToolContext, args: DeployInput) -> Plan:
 @tool(risk="mutate", permission="deployments:execute", targets=STACK_TARGETS)
 async def restart_service(ctx: ToolContext, args: ServiceRef) -> StackStatus:
     """Restart one service of a stack. Needs human approval first."""
-    adapter = _adapter(ctx)
+    adapter = stack_adapter(ctx)
     await adapter.restart(args.stack, args.service)
     return await adapter.status(args.stack)
 
@@ -214,12 +214,12 @@ async def _plan_restart(ctx: ToolContext, args: ServiceRef) -> Plan:
 @tool(risk="mutate", permission="deployments:execute", targets=SCALABLE)
 async def scale_service(ctx: ToolContext, args: ScaleInput) -> ScaleOutcome:
     """Set the number of replicas of one service of a stack. Needs human approval first."""
-    return await _adapter(ctx).scale(args.stack, args.service, args.replicas)
+    return await stack_adapter(ctx).scale(args.stack, args.service, args.replicas)
 
 
 @scale_service.planner
 async def _plan_scale(ctx: ToolContext, args: ScaleInput) -> Plan:
-    status = await _adapter(ctx).status(args.stack)
+    status = await stack_adapter(ctx).status(args.stack)
     current = next((s.desired for s in status.services if s.name == args.service), None)
     if current is None:
         raise NotFound(
@@ -264,7 +264,7 @@ async def rollback_stack(ctx: ToolContext, args: StackRef) -> RollbackOutput:
 async def _plan_rollback(ctx: ToolContext, args: StackRef) -> Plan:
     current, previous = await _rollback_source(ctx, args.stack)
     stack = load_stack(previous.rendered_config, name=args.stack)
-    changes = await _adapter(ctx).plan_deploy(stack)
+    changes = await stack_adapter(ctx).plan_deploy(stack)
     return Plan(
         summary=f"roll {args.stack} back from revision {current.revision} "
         f"to revision {previous.revision}",
@@ -277,7 +277,7 @@ async def _plan_rollback(ctx: ToolContext, args: StackRef) -> Plan:
 async def remove_stack(ctx: ToolContext, args: RemoveInput) -> DeployOutcome:
     """Stop and remove every container/service of a stack (volumes only if asked).
     Destructive: needs human approval, possibly from two people."""
-    adapter = _adapter(ctx)
+    adapter = stack_adapter(ctx)
     remove: Any = adapter.remove
     if args.remove_volumes:
         return await remove(args.stack, remove_volumes=True)
@@ -286,7 +286,7 @@ async def remove_stack(ctx: ToolContext, args: RemoveInput) -> DeployOutcome:
 
 @remove_stack.planner
 async def _plan_remove(ctx: ToolContext, args: RemoveInput) -> Plan:
-    status = await _adapter(ctx).status(args.stack)
+    status = await stack_adapter(ctx).status(args.stack)
     if not status.services:
         raise NotFound(f"stack {args.stack} is not deployed on this target")
     changes = [

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    ui_dir: Path | None = Field(
+        default=None, description="Folder of the web chat; the checkout's chat-ui by default"
+    )
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     encryption_key: SecretStr | None = Field(
@@ -63,6 +66,9 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=200, ge=1)
 
     approval_ttl_seconds: int = Field(default=3600, ge=60)
+    approval_sweep_seconds: float = Field(
+        default=30.0, gt=0, description="How often stale approvals are expired"
+    )
     environment_min_role: dict[str, str] = Field(
         default_factory=lambda: {"prod": "admin", "production": "admin"},
         description="Per target environment, the lowest role that may execute or approve changes",

@@ -64,7 +64,7 @@ class RunStarted(Output):
     events: str = Field(description="Where this conversation's events are read")
 
 
-async def _conversation(ctx: OrgDep, conversation_id: str) -> Conversation:
+async def conversation_of(ctx: OrgDep, conversation_id: str) -> Conversation:
     found = await repo.get_conversation(ctx.session, ctx.org_id, conversation_id)
     if found is None or found.user_id != ctx.user_id:
         raise NotFound(
@@ -94,7 +94,7 @@ async def list_conversations(ctx: OrgDep, page: PageDep) -> Page[ConversationOut
 @router.get("/{conversation_id}/messages", response_model=Page[MessageOut])
 async def list_messages(conversation_id: str, ctx: OrgDep, page: PageDep) -> Page[MessageOut]:
     ctx.require(Permission.CHAT_USE)
-    conversation = await _conversation(ctx, conversation_id)
+    conversation = await conversation_of(ctx, conversation_id)
     result = await repo.list_messages(ctx.session, conversation.id, page.offset, page.limit)
     return Page[MessageOut].of(result, MessageOut.model_validate)
 
@@ -107,7 +107,7 @@ async def list_messages(conversation_id: str, ctx: OrgDep, page: PageDep) -> Pag
 async def send_message(conversation_id: str, body: MessageIn, ctx: OrgDep) -> RunStarted:
     """Send a message: starts a run whose progress is read from the events."""
     ctx.require(Permission.CHAT_USE)
-    conversation = await _conversation(ctx, conversation_id)
+    conversation = await conversation_of(ctx, conversation_id)
     # The run writes through its own sessions: make this request's work visible first.
     await ctx.session.commit()
     owner = RunOwner(
@@ -133,7 +133,7 @@ async def events(
 ) -> list[RunEvent]:
     """The conversation's run events after a sequence number, oldest first."""
     ctx.require(Permission.CHAT_USE)
-    conversation = await _conversation(ctx, conversation_id)
+    conversation = await conversation_of(ctx, conversation_id)
     return await ctx.state.require_assistant().events.after(conversation.id, after, limit)
 
 
@@ -141,6 +141,28 @@ async def events(
 async def runs(conversation_id: str, ctx: OrgDep, page: PageDep) -> Page[RunOut]:
     """The conversation's runs: outcome, steps, tokens and cost."""
     ctx.require(Permission.CHAT_USE)
-    conversation = await _conversation(ctx, conversation_id)
+    conversation = await conversation_of(ctx, conversation_id)
     result = await repo.list_runs(ctx.session, conversation.id, page.offset, page.limit)
     return Page[RunOut].of(result, RunOut.model_validate)
+
+
+class CancelOut(Output):
+    conversation_id: str
+    status: str
+
+
+@router.post("/{conversation_id}/cancel", response_model=CancelOut)
+async def cancel(conversation_id: str, ctx: OrgDep) -> CancelOut:
+    """Stop the conversation's run; a pending change it waits for is expired, not made."""
+    ctx.require(Permission.CHAT_USE)
+    conversation = await conversation_of(ctx, conversation_id)
+    await ctx.session.commit()
+    owner = RunOwner(
+        org_id=ctx.org_id,
+        user_id=ctx.user_id,
+        conversation_id=conversation.id,
+        role=ctx.role.value,
+    )
+    outcome = await ctx.state.require_assistant().cancel(owner, ctx.state.tooling.store.expire)
+    await ctx.audit("conversations.cancel", {"conversation_id": conversation.id})
+    return CancelOut(conversation_id=conversation.id, status=outcome)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.assistant_wiring import owner_of_open_run
+from api.db.repo import resources
+from api.db.types import utcnow
 from api.deps import OrgDep, PageDep
 from api.schemas import Input, Output, Page
 from guardrails.approvals import ApprovalView
@@ -129,11 +132,41 @@ async def approvals(
         Literal["pending", "approved", "denied", "expired"] | None, Query()
     ] = "pending",
     target_id: Annotated[str | None, Query(max_length=64)] = None,
+    environment: Annotated[
+        list[str] | None, Query(description="Target environments; 'none' for no target")
+    ] = None,
+    older_than_seconds: Annotated[int | None, Query(ge=0)] = None,
+    newer_than_seconds: Annotated[int | None, Query(ge=0)] = None,
+    decidable: Annotated[
+        bool, Query(description="Only those your role may decide (by environment)")
+    ] = False,
 ) -> Page[ApprovalOut]:
-    """The approval queue of the organization, newest first."""
+    """The approval queue of the organization, newest first, with filters."""
     ctx.require(Permission.APPROVALS_READ)
+    now = utcnow()
+    environments: set[str] | None = set(environment) if environment else None
+    if decidable:
+        allowed = {
+            env
+            for env in await resources.target_environments(ctx.session, ctx.org_id) | {"none"}
+            if ctx.state.rbac.authorize(
+                ctx.caller.principal, Permission.APPROVALS_DECIDE, ctx.org_id, environment=env
+            ).allowed
+        }
+        environments = allowed if environments is None else environments & allowed
     result = await ctx.state.tooling.store.page(
-        ctx.org_id, page.offset, page.limit, status=status, target_id=target_id
+        ctx.org_id,
+        page.offset,
+        page.limit,
+        status=status,
+        target_id=target_id,
+        environments=environments,
+        created_before=now - timedelta(seconds=older_than_seconds)
+        if older_than_seconds is not None
+        else None,
+        created_after=now - timedelta(seconds=newer_than_seconds)
+        if newer_than_seconds is not None
+        else None,
     )
     return Page[ApprovalOut].of(result, ApprovalOut.of)
 

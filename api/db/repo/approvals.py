@@ -6,11 +6,11 @@ the moment the call returns, whatever the caller does next.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from api.db.engine import Database
 from api.db.models import Approval, ApprovalVote, Target
@@ -49,9 +49,20 @@ def _view(approval: Approval, environment: str) -> ApprovalView:
 
 
 class SqlApprovalStore:
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime] = utcnow,
+        on_change: Callable[[str, str, str], None] | None = None,
+    ) -> None:
         self.db = db
         self._now = clock
+        # Told (org id, approval id, new status) after each committed change.
+        self.on_change = on_change
+
+    def _changed(self, org_id: str, approval_id: str, status: str) -> None:
+        if self.on_change is not None:
+            self.on_change(org_id, approval_id, status)
 
     async def _environment(self, session: Any, target_id: str | None) -> str:
         if target_id is None:
@@ -77,7 +88,9 @@ class SqlApprovalStore:
             )
             session.add(row)
             await session.flush()
-            return _view(row, await self._environment(session, row.target_id))
+            view = _view(row, await self._environment(session, row.target_id))
+        self._changed(view.org_id, view.id, view.status)
+        return view
 
     async def get(self, org_id: str, approval_id: str) -> ApprovalView | None:
         async with self.db.session() as session:
@@ -114,7 +127,9 @@ class SqlApprovalStore:
             row = await session.get(Approval, approval_id, populate_existing=True)
             assert row is not None
             await session.refresh(row, ["votes"])
-            return _view(row, await self._environment(session, row.target_id))
+            view = _view(row, await self._environment(session, row.target_id))
+        self._changed(view.org_id, view.id, view.status)
+        return view
 
     async def page(
         self,
@@ -124,14 +139,33 @@ class SqlApprovalStore:
         *,
         status: str | None = None,
         target_id: str | None = None,
+        environments: Collection[str] | None = None,
+        created_before: datetime | None = None,
+        created_after: datetime | None = None,
     ) -> Page[ApprovalView]:
-        """The approval queue: one query for the page, one for its targets' environments."""
+        """The approval queue: one query for the page, one for its targets' environments.
+
+        ``environments`` keeps approvals whose target is in one of them ("none" stands for
+        approvals without a target).
+        """
         async with self.db.session() as session:
             query = select(Approval).where(Approval.org_id == org_id)
             if status:
                 query = query.where(Approval.status == status)
             if target_id:
                 query = query.where(Approval.target_id == target_id)
+            if created_before is not None:
+                query = query.where(Approval.created_at <= created_before)
+            if created_after is not None:
+                query = query.where(Approval.created_at >= created_after)
+            if environments is not None:
+                in_environment = select(Target.id).where(
+                    Target.org_id == org_id, Target.environment.in_(list(environments))
+                )
+                condition: ColumnElement[bool] = Approval.target_id.in_(in_environment)
+                if "none" in environments:
+                    condition = or_(condition, Approval.target_id.is_(None))
+                query = query.where(condition)
             rows = await paginate(
                 session, query.order_by(Approval.created_at.desc()), offset, limit
             )
@@ -148,11 +182,35 @@ class SqlApprovalStore:
 
     async def expire(self, approval_id: str) -> None:
         async with self.db.transaction() as session:
-            await session.execute(
+            result = await session.execute(
                 update(Approval)
                 .where(Approval.id == approval_id, Approval.status == "pending")
                 .values(status="expired")
+                .returning(Approval.org_id)
             )
+            org_id = result.scalar_one_or_none()
+        if org_id is not None:
+            self._changed(org_id, approval_id, "expired")
+
+    async def expire_stale(self, limit: int = 200) -> list[ApprovalView]:
+        """Expire pending approvals past their deadline; returns them (as expired)."""
+        now = self._now()
+        async with self.db.session() as session:
+            stale = list(
+                await session.scalars(
+                    select(Approval.id)
+                    .where(Approval.status == "pending", Approval.expires_at <= now)
+                    .limit(limit)
+                )
+            )
+        expired: list[ApprovalView] = []
+        for approval_id in stale:
+            await self.expire(approval_id)
+            async with self.db.session() as session:
+                row = await session.get(Approval, approval_id)
+                if row is not None and row.status == "expired":
+                    expired.append(_view(row, await self._environment(session, row.target_id)))
+        return expired
 
     async def consume(
         self,
@@ -187,12 +245,17 @@ class SqlApprovalStore:
                 .values(used_at=now)
                 .execution_options(synchronize_session=False)
             )
+            consumed: ConsumedApproval | None = None
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 row = await session.get(Approval, approval_id)
                 assert row is not None
                 approvers = tuple(v.user_id for v in row.votes if v.decision == "approve")
-                return ConsumedApproval(approval_id=approval_id, approved_by=approvers)
-            row = await session.get(Approval, approval_id)
+                consumed = ConsumedApproval(approval_id=approval_id, approved_by=approvers)
+            else:
+                row = await session.get(Approval, approval_id)
+        if consumed is not None:
+            self._changed(org_id, approval_id, "used")
+            return consumed
         raise ApprovalError(_why_unusable(row, org_id, tool, target_id, args_hash, now))
 
 

@@ -99,3 +99,10 @@ async def latest_deployments(
         .limit(count)
     )
     return list(rows)
+
+
+async def target_environments(session: AsyncSession, org_id: str) -> set[str]:
+    rows = await session.scalars(
+        select(Target.environment).where(Target.org_id == org_id).distinct()
+    )
+    return set(rows)
