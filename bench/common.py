@@ -48,9 +48,12 @@ class Server:
         self.process.wait(timeout=15)
 
 
-def start_server(data_dir: Path, *, with_assistant_libs: bool) -> Server:
+def start_server(
+    data_dir: Path, *, with_assistant_libs: bool, extra_env: dict[str, str] | None = None
+) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINDFLOW_")}
     env |= {"WINDFLOW_DATA_DIR": str(data_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env |= extra_env or {}
     init = subprocess.run(
         [sys.executable, "-m", "cli.main", "init", "--org", "bench"],
         env=env,
