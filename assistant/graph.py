@@ -25,7 +25,7 @@ from assistant.context import AgentState, Message, RunDeps, TurnInput
 from assistant.model import ToolCallRequest, Usage, parse_arguments
 from guardrails.approvals import ApprovalView
 from guardrails.injection import mark_untrusted
-from tools.base import Tool, ToolResult
+from tools.base import Tool, ToolContext, ToolResult
 from tools.targets import TargetSpec
 from windflow.errors import ModelError, NotFound, WindFlowError
 
@@ -73,6 +73,21 @@ def _find_target(targets: list[TargetSpec], name: str) -> TargetSpec:
             return target
     names = ", ".join(t.name for t in targets) or "none configured"
     raise NotFound(f"unknown target {name!r}", hint=f"targets in this organization: {names}")
+
+
+def _tool_context(
+    deps: RunDeps, targets: list[TargetSpec], target_name: str | None
+) -> tuple[TargetSpec | None, ToolContext]:
+    """The run's tool context on the named target (an unknown name is a NotFound)."""
+    target = _find_target(targets, target_name) if target_name else None
+    ctx = deps.workspace.context(
+        user_id=deps.user_id,
+        org_id=deps.org_id,
+        target=target,
+        events=deps.emitter,
+        conversation_id=deps.conversation_id,
+    )
+    return target, ctx
 
 
 def _role(deps: RunDeps) -> str:
@@ -201,14 +216,7 @@ async def _propose(
         return tool_message(request.id, result), None
     try:
         tool = deps.registry.get(request.name)
-        target = _find_target(targets, target_name) if target_name else None
-        ctx = deps.workspace.context(
-            user_id=deps.user_id,
-            org_id=deps.org_id,
-            target=target,
-            events=deps.emitter,
-            conversation_id=deps.conversation_id,
-        )
+        target, ctx = _tool_context(deps, targets, target_name)
     except WindFlowError as exc:
         result = ToolResult.failed(request.name, exc)
         await _finished(deps, request.id, result)
@@ -279,16 +287,8 @@ async def execute(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any
     tool = deps.registry.get(str(awaiting.get("tool")))
     cancelled = bool((state.get("decision") or {}).get("cancel"))
     if status == "approved" and not cancelled:
-        targets = await deps.targets()
         try:
-            target = _find_target(targets, awaiting["target"]) if awaiting.get("target") else None
-            ctx = deps.workspace.context(
-                user_id=deps.user_id,
-                org_id=deps.org_id,
-                target=target,
-                events=deps.emitter,
-                conversation_id=deps.conversation_id,
-            )
+            _, ctx = _tool_context(deps, await deps.targets(), awaiting.get("target"))
         except WindFlowError as exc:
             result = ToolResult.failed(tool.name, exc)
         else:

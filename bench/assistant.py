@@ -54,7 +54,7 @@ class TimedPlanner:
     async def turn(self, given: TurnInput, on_token: TokenSink) -> ModelTurn:
         started = time.perf_counter()
         try:
-            return await self.inner.turn(given, on_token)  # type: ignore[no-any-return]
+            return await self.inner.turn(given, on_token)
         finally:
             self.clock.model += time.perf_counter() - started
 
@@ -65,12 +65,12 @@ class TimedGate:
     clock: Clock
 
     def visible_tools(self, *args: Any) -> list[Tool[Any, Any]]:
-        return self.inner.visible_tools(*args)  # type: ignore[no-any-return]
+        return self.inner.visible_tools(*args)
 
     async def call(self, tool: Tool[Any, Any], ctx: ToolContext, *a: Any, **k: Any) -> ToolResult:
         started = time.perf_counter()
         try:
-            return await self.inner.call(tool, ctx, *a, **k)  # type: ignore[no-any-return]
+            return await self.inner.call(tool, ctx, *a, **k)
         finally:
             self.clock.tools += time.perf_counter() - started
 

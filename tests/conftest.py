@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.scripted import ScriptedModel
 from tests.api.harness import ApiHarness
 from tests.databases import (
     PostgresDatabases,
@@ -39,6 +40,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
         return sqlite.fresh()
     postgres: PostgresDatabases = request.getfixturevalue("pg_databases")
     return postgres.fresh()
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModel]:
+    """A scripted model registered with LiteLLM; configure ``llm_model=model.model_name``."""
+    scripted = ScriptedModel()
+    scripted.install()
+    yield scripted
+    scripted.uninstall()
 
 
 @pytest.fixture

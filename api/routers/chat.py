@@ -74,6 +74,18 @@ async def conversation_of(ctx: OrgDep, conversation_id: str) -> Conversation:
     return found
 
 
+async def _owner(ctx: OrgDep, conversation: Conversation) -> RunOwner:
+    """The caller as the owner of a run in this conversation."""
+    # The run works through its own sessions: make this request's writes visible first.
+    await ctx.session.commit()
+    return RunOwner(
+        org_id=ctx.org_id,
+        user_id=ctx.user_id,
+        conversation_id=conversation.id,
+        role=ctx.role.value,
+    )
+
+
 @router.post("", response_model=ConversationOut, status_code=status.HTTP_201_CREATED)
 async def create_conversation(body: ConversationIn, ctx: OrgDep) -> ConversationOut:
     ctx.require(Permission.CHAT_USE)
@@ -108,14 +120,7 @@ async def send_message(conversation_id: str, body: MessageIn, ctx: OrgDep) -> Ru
     """Send a message: starts a run whose progress is read from the events."""
     ctx.require(Permission.CHAT_USE)
     conversation = await conversation_of(ctx, conversation_id)
-    # The run writes through its own sessions: make this request's work visible first.
-    await ctx.session.commit()
-    owner = RunOwner(
-        org_id=ctx.org_id,
-        user_id=ctx.user_id,
-        conversation_id=conversation.id,
-        role=ctx.role.value,
-    )
+    owner = await _owner(ctx, conversation)
     run_id = await ctx.state.require_assistant().start(owner, body.text)
     return RunStarted(
         run_id=run_id,
@@ -156,13 +161,7 @@ async def cancel(conversation_id: str, ctx: OrgDep) -> CancelOut:
     """Stop the conversation's run; a pending change it waits for is expired, not made."""
     ctx.require(Permission.CHAT_USE)
     conversation = await conversation_of(ctx, conversation_id)
-    await ctx.session.commit()
-    owner = RunOwner(
-        org_id=ctx.org_id,
-        user_id=ctx.user_id,
-        conversation_id=conversation.id,
-        role=ctx.role.value,
-    )
+    owner = await _owner(ctx, conversation)
     outcome = await ctx.state.require_assistant().cancel(owner, ctx.state.tooling.store.expire)
     await ctx.audit("conversations.cancel", {"conversation_id": conversation.id})
     return CancelOut(conversation_id=conversation.id, status=outcome)

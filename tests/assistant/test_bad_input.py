@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +16,6 @@ from guardrails.rbac import Role
 from tests.api.harness import ApiHarness, SeededOrg
 from tests.assistant.chat import Chat
 from tests.infra.docker_engine import DockerEngine
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    scripted = ScriptedModel()
-    scripted.install()
-    yield scripted
-    scripted.uninstall()
 
 
 @pytest.fixture

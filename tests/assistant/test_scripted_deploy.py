@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,6 @@ services:
     stop_grace_period: 1s
     depends_on: [db]
 """
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    scripted = ScriptedModel()
-    scripted.install()
-    yield scripted
-    scripted.uninstall()
 
 
 @contextlib.asynccontextmanager

@@ -31,14 +31,6 @@ LONG_ANSWER = " ".join(f"word{i}" for i in range(120))
 
 
 @pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    scripted = ScriptedModel()
-    scripted.install()
-    yield scripted
-    scripted.uninstall()
-
-
-@pytest.fixture
 def server(database_url: str, tmp_path: Path, model: ScriptedModel) -> Iterator[LiveServer]:
     settings = test_settings(
         database_url,
