@@ -127,6 +127,11 @@ async def running_assistant(
             deps_for=RunDepsFactory(settings, db, tooling, retriever),
             max_message_chars=settings.assistant_max_message_chars,
         )
+        recovered = await assistant.recover()
+        if recovered:
+            log.warning(
+                "%d runs were left running by a previous process; ended as failed", recovered
+            )
         try:
             yield assistant
         finally:

@@ -48,6 +48,10 @@ class RunStore(Protocol):
         self, conversation_id: str, role: str, content: str, meta: dict[str, Any]
     ) -> None: ...
 
+    async def unfinished(self) -> list[tuple[str, RunOwner]]:
+        """Runs recorded as running or waiting: (run id, owner)."""
+        ...
+
 
 DepsFactory = Callable[[RunOwner, RunEmitter], Awaitable[RunDeps]]
 
@@ -163,6 +167,39 @@ class Assistant:
         self._spawn(thread, self._drive(owner, emitter, command))
         await self.wait(thread)
         return "cancelled"
+
+    async def recover(self) -> int:
+        """After a start: runs the previous process left running are ended as failed.
+
+        A run that waits for an approval is a checkpoint and stays waiting; one that was
+        in the middle of a step when the process died cannot be trusted to continue, so
+        it ends with a message that says where to look for what completed. Embedded mode
+        has one process; with several, run this only where runs execute.
+        """
+        ended = 0
+        for run_id, owner in await self.runs.unfinished():
+            if self.busy(owner.conversation_id):
+                continue
+            if await self.waiting_on(owner.conversation_id) is not None:
+                await self.runs.set_status(run_id, "waiting")
+                continue
+            error = (
+                "the server stopped during this run; check the deployments and the audit "
+                "log for what completed before it stopped"
+            )
+            emitter = RunEmitter(self.events, self.hub, owner.conversation_id, run_id)
+            await emitter.emit("error", {"code": "interrupted", "message": error})
+            await self.runs.finish_run(run_id, status="failed", steps=0, usage={}, error=error)
+            answer = f"The run stopped: {error}."
+            await self.runs.add_message(
+                owner.conversation_id, "assistant", answer, {"run_id": run_id, "outcome": "failed"}
+            )
+            await emitter.emit("message", {"role": "assistant", "text": answer, "final": True})
+            await emitter.emit(
+                "run_finished", {"run_id": run_id, "outcome": "failed", "steps": 0, "usage": {}}
+            )
+            ended += 1
+        return ended
 
     async def wait(self, thread_id: str) -> None:
         """Until the thread's current task (if any) has ended; for tests and shutdown."""

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from api.db.models import Target
+from api.db.models import Run, Target
 from api.db.repo import resources
+from api.db.repo.conversations import create_conversation
 from assistant.scripted import ScriptedModel, call, calls, fail, raw_call, say, stall
 from guardrails.rbac import Role
 from tests.api.harness import ApiHarness, SeededOrg
@@ -166,3 +167,32 @@ async def test_a_waiting_conversation_refuses_a_new_message(
     )
     assert stranger.status_code == 404, "another organization cannot read the thread"
     model.assert_complete()
+
+
+async def test_a_run_left_running_by_a_dead_process_is_ended_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with ApiHarness.start(database_url, tmp_path) as first:
+        org = await _org(first)
+        async with first.state.db.transaction() as session:
+            conversation = await create_conversation(
+                session, org.id, org.users[Role.OPERATOR], "interrupted"
+            )
+            session.add(
+                Run(
+                    org_id=org.id,
+                    conversation_id=conversation.id,
+                    user_id=org.users[Role.OPERATOR],
+                    role="operator",
+                    status="running",
+                )
+            )
+    async with ApiHarness.start(database_url, tmp_path) as second:
+        chat = Chat(second, org)
+        finished = await chat.wait_for(conversation.id, "run_finished")
+        assert finished["payload"]["outcome"] == "failed"
+        assert "server stopped during this run" in await chat.answer(conversation.id)
+        runs = await second.client.get(
+            f"/conversations/{conversation.id}/runs", headers=org.headers(Role.OPERATOR)
+        )
+        assert runs.json()["items"][0]["status"] == "failed"

@@ -131,6 +131,24 @@ class SqlRunStore:
             run.error = error
             run.finished_at = utcnow()
 
+    async def unfinished(self) -> list[tuple[str, RunOwner]]:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(Run).where(Run.status.in_(("running", "waiting"))).limit(1000)
+            )
+            return [
+                (
+                    run.id,
+                    RunOwner(
+                        org_id=run.org_id,
+                        user_id=run.user_id,
+                        conversation_id=run.conversation_id,
+                        role=run.role,
+                    ),
+                )
+                for run in rows
+            ]
+
     async def add_message(
         self, conversation_id: str, role: str, content: str, meta: dict[str, Any]
     ) -> None:
