@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from assistant.context import Message, TurnInput
+from assistant.context import TurnInput
 from assistant.model import ModelTurn, TokenSink, ToolCallRequest, Usage
 from assistant.prompt import words
-from tools.targets import TargetSpec
+from assistant.rules_common import Done, failure_text, history, pick_stack, tokens, which_stack
+from assistant.rules_kubernetes import diagnose_kubernetes
+from tools.targets import TargetKind, TargetSpec
 
 _NO_TARGETS = "none yet (add one with `windflow target add`)"
 NO_MODEL_NOTE = "_No language model is configured: this answer comes from WindFlow's rules._"
@@ -47,54 +48,6 @@ _LINT = {"lint", "check", "review", "validate", "production", "ready", "optimize
 _STATUS = {"status", "list", "show", "inventory", "state", "health", "running", "what"}
 
 
-@dataclass(frozen=True)
-class Done:
-    """A call already made in this run and its result envelope."""
-
-    name: str
-    arguments: dict[str, Any]
-    result: dict[str, Any]
-
-    @property
-    def ok(self) -> bool:
-        return self.result.get("status") == "ok"
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.result.get("data") or {}
-
-
-def _envelope(content: Any) -> dict[str, Any]:
-    parsed = json.loads(content) if isinstance(content, str) else {}
-    if isinstance(parsed, dict) and "warning" in parsed and "result" in parsed:
-        parsed = parsed["result"]  # flagged output; the envelope is inside
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def history(run_messages: list[Message]) -> list[Done]:
-    """Pairs each tool call of this run with its result."""
-    results = {
-        m["tool_call_id"]: _envelope(m.get("content"))
-        for m in run_messages
-        if m.get("role") == "tool"
-    }
-    done: list[Done] = []
-    for message in run_messages:
-        for call in message.get("tool_calls") or ():
-            if call["id"] in results:
-                raw = call["function"].get("arguments") or "{}"
-                done.append(Done(call["function"]["name"], json.loads(raw), results[call["id"]]))
-    return done
-
-
-def _failure(done: Done) -> str:
-    status = done.result.get("status")
-    error = done.result.get("error") or "it failed"
-    hint = done.result.get("hint")
-    verb = "was refused" if status == "denied" else "failed"
-    return f"`{done.name}` {verb}: {error}" + (f" ({hint})" if hint else "")
-
-
 def compose_in(text: str) -> str | None:
     fenced = _FENCE.search(text)
     if fenced:
@@ -109,10 +62,6 @@ def _mentioned_target(text: str, targets: list[TargetSpec]) -> TargetSpec | None
         if re.search(rf"(?<![\w-]){re.escape(target.name.lower())}(?![\w-])", lowered):
             return target
     return targets[0] if len(targets) == 1 else None
-
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9][a-z0-9_-]*", text.lower())
 
 
 class RulesPlanner:
@@ -156,7 +105,7 @@ class RulesPlanner:
             return "lint_compose", {"compose": compose}
         report = done[-1]
         if not report.ok:
-            return _failure(report)
+            return failure_text(report)
         data = report.data
         lines = [f"**{data.get('summary', 'Review done.')}**"]
         for finding in data.get("findings", []):
@@ -191,9 +140,9 @@ class RulesPlanner:
         if listing is None:
             return "saved_stacks", {}
         if not listing.ok:
-            return _failure(listing)
+            return failure_text(listing)
         names = [s["name"] for s in listing.data.get("stacks", [])]
-        wanted = next((t for t in _tokens(request) if t in names), None)
+        wanted = next((t for t in tokens(request) if t in names), None)
         if wanted is None:
             known = ", ".join(names) or "none saved yet"
             return f"Which stack should I deploy? Saved stacks: {known}."
@@ -201,7 +150,7 @@ class RulesPlanner:
         if source is None:
             return "saved_stack", {"name": wanted}
         if not source.ok:
-            return _failure(source)
+            return failure_text(source)
         return "deploy_stack", {
             "target": target.name,
             "stack": wanted,
@@ -213,14 +162,16 @@ class RulesPlanner:
     ) -> str | tuple[str, dict[str, Any]]:
         if target is None:
             return _which_target(targets, "look at")
+        if target.kind is TargetKind.KUBERNETES:
+            return diagnose_kubernetes(request, target, done)
         diagnosis = next((d for d in done if d.name == "diagnose_service"), None)
         if diagnosis is not None:
             return _diagnosis_answer(diagnosis, target)
-        mentioned = _tokens(request)
+        mentioned = tokens(request)
         status = next((d for d in done if d.name == "stack_status"), None)
         if status is not None:
             if not status.ok:
-                return _failure(status)
+                return failure_text(status)
             services = status.data.get("services", [])
             chosen = next((s for s in services if s["name"] in mentioned), None) or next(
                 (s for s in services if s["state"] != "running" or s.get("restarts")), None
@@ -237,31 +188,24 @@ class RulesPlanner:
         if inventory is None:
             return "target_inventory", {"target": target.name}
         if not inventory.ok:
-            return _failure(inventory)
+            return failure_text(inventory)
         workloads = inventory.data.get("workloads", [])
-        stacks = sorted({w["stack"] for w in workloads if w.get("stack")})
-        stack = next((s for s in stacks if s in mentioned), None)
+        stack = pick_stack(workloads, mentioned)
         if stack is None:
-            hits = [w["stack"] for w in workloads if w.get("stack") and _named(w, mentioned)]
-            stack = hits[0] if hits else None
-        if stack is None:
-            failing = [w["stack"] for w in workloads if w.get("stack") and w["state"] != "running"]
-            stack = failing[0] if len(set(failing)) == 1 else None
-        if stack is None:
-            return (
-                f"Which stack or service on `{target.name}` should I look at? "
-                f"Stacks there: {', '.join(stacks) or 'none'}."
-            )
+            return which_stack(target, workloads)
         return "stack_status", {"target": target.name, "stack": stack}
 
     def status(
         self, request: str, target: TargetSpec, done: list[Done]
     ) -> str | tuple[str, dict[str, Any]]:
         if not done:
-            return "target_inventory", {"target": target.name}
+            listing = (
+                "k8s_list_workloads" if target.kind is TargetKind.KUBERNETES else "target_inventory"
+            )
+            return listing, {"target": target.name}
         inventory = done[-1]
         if not inventory.ok:
-            return _failure(inventory)
+            return failure_text(inventory)
         workloads = inventory.data.get("workloads", [])
         if not workloads:
             return f"Nothing runs on `{target.name}` yet."
@@ -282,11 +226,6 @@ class RulesPlanner:
         )
 
 
-def _named(workload: dict[str, Any], mentioned: list[str]) -> bool:
-    name = str(workload.get("name", "")).lower()
-    return any(len(m) > 2 and m in re.split(r"[-_.]", name) for m in mentioned)
-
-
 def _which_target(targets: list[TargetSpec], verb: str) -> str:
     listed = ", ".join(f"`{t.name}`" for t in targets) or "none yet"
     return f"Which target should I {verb}? Targets: {listed}."
@@ -295,7 +234,7 @@ def _which_target(targets: list[TargetSpec], verb: str) -> str:
 def _deploy_answer(done: Done, target: TargetSpec) -> str:
     stack = done.arguments.get("stack", "the stack")
     if not done.ok:
-        return f"Stack `{stack}` was not deployed to `{target.name}`. " + _failure(done)
+        return f"Stack `{stack}` was not deployed to `{target.name}`. " + failure_text(done)
     data = done.data
     parts = [
         f"{label} {', '.join(data[key])}"
@@ -308,7 +247,7 @@ def _deploy_answer(done: Done, target: TargetSpec) -> str:
 
 def _diagnosis_answer(done: Done, target: TargetSpec) -> str:
     if not done.ok:
-        return _failure(done)
+        return failure_text(done)
     data = done.data
     head = (
         f"**{data.get('stack')}/{data.get('service')} on `{target.name}`**: "

@@ -11,16 +11,21 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import kubernetes.client as k8s
 import pytest
 
 from assistant.rules import NO_MODEL_NOTE
 from guardrails.rbac import Role
 from tests.adapters.test_docker_host import ids
+from tests.adapters.test_kubernetes import manifests, pods_of, set_pod_status, spec_for
 from tests.api.harness import ApiHarness, SeededOrg
 from tests.assistant.chat import Chat
 from tests.assistant.test_scripted_deploy import TWO_SERVICES
 from tests.infra.docker_engine import BUSYBOX_IMAGE, DockerEngine
+from tests.infra.kubernetes_api import KubeApiServer
+from tools.adapters.kubernetes import KubernetesAdapter
 from tools.stack import load_stack
 
 CRASHING = f"""
@@ -157,3 +162,63 @@ async def test_reviews_a_compose_file_and_explains_itself_without_a_model(
     await chat.wait_for(conversation, "run_finished")
     answer = await chat.answer(conversation)
     assert "`docker-local` (docker, dev)" in answer and NO_MODEL_NOTE in answer
+
+
+@pytest.mark.kubernetes
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+async def test_diagnoses_a_crash_looping_pod_without_a_model(
+    api: ApiHarness, kube_api: KubeApiServer
+) -> None:
+    org = await api.seed_org(f"acme{uuid.uuid4().hex[:6]}")
+    namespace = f"wf-{uuid.uuid4().hex[:10]}"
+    with contextlib.closing(kube_api.api_client()) as client:
+        k8s.CoreV1Api(client).create_namespace(
+            k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace))
+        )
+        try:
+            created = await api.client.post(
+                "/targets",
+                headers=org.headers(Role.ADMIN),
+                json={
+                    "name": "kube-local",
+                    "kind": "kubernetes",
+                    "connection": {
+                        "api_url": kube_api.url,
+                        "namespace": namespace,
+                        "verify_tls": False,
+                    },
+                    "secrets": {"token": kube_api.token},
+                },
+            )
+            assert created.status_code == 201, created.text
+            adapter = KubernetesAdapter(spec_for(kube_api, namespace))
+            try:
+                await adapter.apply("shop", manifests(replicas=1))
+                pods: list[Any] = []
+                for _ in range(100):
+                    pods = await asyncio.to_thread(pods_of, client, namespace, "shop")
+                    if pods:
+                        break
+                    await asyncio.sleep(0.2)
+                set_pod_status(client, namespace, pods[0].metadata.name, "crashloop")
+            finally:
+                adapter.close()
+            chat = Chat(api, org, Role.VIEWER)
+            conversation = await chat.conversation()
+            await chat.send(
+                conversation, "why does the web deployment keep crashing on kube-local?"
+            )
+            finished = await chat.wait_for(conversation, "run_finished")
+            assert finished["payload"]["outcome"] == "succeeded"
+            answer = await chat.answer(conversation)
+            assert answer.startswith("**shop on `kube-local`**: 1 of 1 workloads fail.")
+            assert "CrashLoopBackOff" in answer and "last exit code 3" in answer
+            assert "previous=true" in answer and NO_MODEL_NOTE in answer
+            tools = [
+                e["payload"]["tool"]
+                for e in await chat.events(conversation)
+                if e["type"] == "tool_started"
+            ]
+            assert tools == ["k8s_list_workloads", "k8s_stack_status", "k8s_events"]
+        finally:
+            k8s.CoreV1Api(client).delete_namespace(namespace)
