@@ -15,6 +15,7 @@ from api.deps import OrgDep, PageDep
 from api.schemas import Input, Output, Page
 from guardrails.approvals import ApprovalView
 from guardrails.rbac import Permission
+from guardrails.redaction import redact
 from tools.base import ToolResult
 
 router = APIRouter(tags=["tools"])
@@ -71,8 +72,9 @@ class ApprovalOut(BaseModel):
             target_environment=view.target_environment,
             tool=view.tool,
             risk=view.risk,
-            arguments=view.arguments,
-            plan=view.plan,
+            # Approvers see what will run, but never secret values (by key and by shape).
+            arguments=redact(view.arguments),
+            plan=redact(view.plan),
             status=view.status,
             required_approvals=view.required_approvals,
             requested_by=view.requested_by,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from api.db.models import Target
+from api.db.repo import resources
+from api.db.types import utcnow
+from guardrails.approvals import NewApproval
 from guardrails.rbac import Role
 from tests.api.harness import ApiHarness
 
@@ -124,3 +129,42 @@ async def test_duplicate_names_conflict(api: ApiHarness) -> None:
     again = await api.client.post("/targets", headers=org.headers(Role.ADMIN), json=body)
     assert again.status_code == 409
     assert again.json()["hint"]
+
+
+async def test_approval_queue_never_shows_secret_values(api: ApiHarness) -> None:
+    org = await api.seed_org("secrets")
+    async with api.state.db.transaction() as session:
+        target = await resources.add_target(
+            session,
+            Target(
+                org_id=org.id,
+                name="t1",
+                kind="docker",
+                environment="dev",
+                connection={"host": "unix:///nonexistent/docker.sock"},
+            ),
+        )
+    view = await api.state.tooling.store.create(
+        NewApproval(
+            org_id=org.id,
+            target_id=target.id,
+            tool="deploy_stack",
+            risk="mutate",
+            arguments={
+                "stack": "db",
+                "compose": "services:\n  db:\n    environment:\n"
+                "      POSTGRES_PASSWORD: s3cr3t-value\n",
+                "env": {"DB_PASSWORD": "s3cr3t-value"},
+            },
+            args_hash="0" * 64,
+            plan={"summary": "deploy db", "diff": "+      POSTGRES_PASSWORD: s3cr3t-value\n"},
+            required_approvals=1,
+            requested_by=org.users[Role.OPERATOR],
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    for path in ("/approvals", f"/approvals/{view.id}"):
+        response = await api.client.get(path, headers=org.headers(Role.ADMIN))
+        assert response.status_code == 200
+        assert "s3cr3t-value" not in response.text, path
+        assert "deploy db" in response.text
