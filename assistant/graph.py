@@ -231,6 +231,7 @@ async def _propose(
         "call_id": request.id,
         "tool": tool.name,
         "target": target.name if target else None,
+        "environment": target.environment if target else None,
         "approval_id": result.approval_id,
         "plan": result.plan.model_dump(mode="json") if result.plan else {},
     }

@@ -162,7 +162,7 @@ def _describe(step: Step) -> str:
     return f"say({step.text[:30]!r})"
 
 
-def _chunks(step: Step) -> Iterator[dict[str, Any]]:
+def _chunks(step: Step, turn: int) -> Iterator[dict[str, Any]]:
     words = step.text.split(" ") if step.text else []
     for i, word in enumerate(words):
         piece = word if i == len(words) - 1 else word + " "
@@ -173,7 +173,7 @@ def _chunks(step: Step) -> Iterator[dict[str, Any]]:
         yield {
             "text": "",
             "tool_use": {
-                "id": f"call_{i + 1}",
+                "id": f"call_{turn}_{i + 1}",  # unique in a run, as providers' ids are
                 "type": "function",
                 "function": {"name": scripted.name, "arguments": arguments},
                 "index": i,
@@ -207,7 +207,7 @@ def _make_handler(model: ScriptedModel) -> Any:
                 await asyncio.sleep(step.delay_seconds)
             if step.error:
                 raise _error(step.error, step.status)
-            for chunk in _chunks(step):
+            for chunk in _chunks(step, len(model.requests)):
                 yield chunk
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:

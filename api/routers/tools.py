@@ -131,7 +131,8 @@ async def approvals(
     ctx: OrgDep,
     page: PageDep,
     status: Annotated[
-        Literal["pending", "approved", "denied", "expired"] | None, Query()
+        Literal["pending", "approved", "denied", "expired", "all"],
+        Query(description="'all' lists every status"),
     ] = "pending",
     target_id: Annotated[str | None, Query(max_length=64)] = None,
     environment: Annotated[
@@ -160,7 +161,7 @@ async def approvals(
         ctx.org_id,
         page.offset,
         page.limit,
-        status=status,
+        status=None if status == "all" else status,
         target_id=target_id,
         environments=environments,
         created_before=now - timedelta(seconds=older_than_seconds)
