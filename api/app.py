@@ -30,6 +30,7 @@ from api.routers import (
     tools,
     ui,
 )
+from api.security_headers import SecurityHeadersMiddleware
 from api.state import AppState
 from api.tooling import Tooling
 from guardrails.policy import policies_from
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
     )
     app.state.windflow = state
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     problems.install(app)
     for router in (
         health.router,

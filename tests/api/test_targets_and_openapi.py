@@ -75,3 +75,18 @@ def test_settings_refuse_unsafe_production(tmp_path: Path) -> None:
     assert Settings(_env_file=None, environment="development", data_dir=tmp_path)
     ok = Settings(_env_file=None, environment="production", secret_key="x" * 40, data_dir=tmp_path)
     assert ok.resolved_database_url.startswith("sqlite+aiosqlite:///")
+
+
+async def test_security_headers_and_a_strict_policy_on_the_ui(api: ApiHarness) -> None:
+    page = await api.client.get("/")
+    assert page.status_code == 200 and "<main" in page.text
+    script = await api.client.get("/ui/app.js")
+    assert script.status_code == 200
+    for response in (page, script):
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+    health = await api.client.get("/health")
+    assert health.headers["x-frame-options"] == "DENY"
+    assert "content-security-policy" not in health.headers  # JSON and /docs keep theirs
