@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ else:
     expect.set_options(timeout=15_000)
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCRATCH = Path(tempfile.gettempdir()) / "windflow-screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 
@@ -144,8 +147,10 @@ async def wait_for_event(
 
 
 async def screenshot(page: Page, name: str, full_page: bool = False) -> Path:
-    """docs/screenshots/<name>.png of what the page shows now."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """<name>.png of what the page shows now: in docs/screenshots/ when
+    WINDFLOW_UPDATE_SCREENSHOTS=1, else in a scratch folder (a test run leaves git clean)."""
+    folder = SCREENSHOTS if os.environ.get("WINDFLOW_UPDATE_SCREENSHOTS") == "1" else SCRATCH
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page, animations="disabled")
     return path
