@@ -27,6 +27,7 @@ from api.routers import (
     stacks,
     streams,
     targets,
+    templates,
     tools,
     ui,
 )
@@ -34,6 +35,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from api.state import AppState
 from api.tooling import Tooling
 from guardrails.policy import policies_from
+from knowledge.templates.catalog import TemplateCatalog
 from tools.adapters.factory import AdapterOptions
 from tools.catalog import default_registry
 from tools.registry import ToolRegistry
@@ -57,6 +59,8 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
         approval_policy,
         secrets_box,
         AdapterOptions.from_settings(settings),
+        templates=TemplateCatalog.load(),
+        template_key=settings.fernet_key,
         on_approval_change=approval_feed.notify,
     )
     return AppState(
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         streams.router,  # before tools: /approvals/stream is not an approval id
         tools.router,
         chat.router,
+        templates.router,
     ):
         app.include_router(router)
     ui.install(app, settings.ui_dir)

@@ -21,10 +21,12 @@ from guardrails.approvals import ApprovalService, ApprovalView
 from guardrails.gate import Gate
 from guardrails.policy import ApprovalPolicy
 from guardrails.rbac import RbacPolicy
+from knowledge.templates.catalog import TemplateCatalog
 from tools.adapters.factory import AdapterOptions, build_adapter
 from tools.base import Caller, EventSink, NullEvents, ToolContext
 from tools.registry import ToolRegistry
 from tools.targets import TargetKind, TargetSpec
+from tools.template_tools import derive_secrets_with
 from windflow.errors import NotFound
 
 
@@ -52,6 +54,8 @@ class Tooling:
     adapter_options: AdapterOptions
     db: Database
     library: SqlStackLibrary
+    templates: TemplateCatalog
+    derive_secret: Callable[[str], bytes]
 
     @classmethod
     def build(
@@ -62,6 +66,8 @@ class Tooling:
         policy: ApprovalPolicy,
         secrets_box: SecretsBox,
         adapter_options: AdapterOptions,
+        templates: TemplateCatalog,
+        template_key: bytes,
         on_approval_change: Callable[[str, str, str], None] | None = None,
     ) -> Tooling:
         store = SqlApprovalStore(db, on_change=on_approval_change)
@@ -76,6 +82,8 @@ class Tooling:
             adapter_options=adapter_options,
             db=db,
             library=SqlStackLibrary(db),
+            templates=templates,
+            derive_secret=derive_secrets_with(template_key),
         )
 
     def spec(self, target: Target) -> TargetSpec:
@@ -129,4 +137,6 @@ class Tooling:
             events=events or NullEvents(),
             conversation_id=conversation_id,
             library=self.library,
+            templates=self.templates,
+            derive_secret=self.derive_secret,
         )

@@ -145,6 +145,10 @@ class ToolContext:
     conversation_id: str | None = None
     approval: ConsumedApproval | None = None
     library: StackLibrary | None = None
+    # The template marketplace (knowledge.templates.TemplateCatalog) and the deriver of
+    # template secrets: 64 bytes from the installation's key for a scope string.
+    templates: Any = None
+    derive_secret: Callable[[str], bytes] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -8,6 +8,7 @@ from tools.kubernetes_tools import KUBERNETES_TOOLS
 from tools.library_tools import LIBRARY_TOOLS
 from tools.registry import ToolRegistry
 from tools.stack_tools import STACK_TOOLS
+from tools.template_tools import TEMPLATE_TOOLS
 from tools.vagrant_tools import VAGRANT_TOOLS
 
 
@@ -15,6 +16,7 @@ def default_registry() -> ToolRegistry:
     return ToolRegistry(
         [
             *LIBRARY_TOOLS,
+            *TEMPLATE_TOOLS,
             lint_compose,
             *STACK_TOOLS,
             diagnose_service,

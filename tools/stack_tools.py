@@ -183,7 +183,7 @@ async def deploy_stack(ctx: ToolContext, args: DeployInput) -> DeployOutcome:
 
 
 @deploy_stack.planner
-async def _plan_deploy(ctx: ToolContext, args: DeployInput) -> Plan:
+async def plan_deploy(ctx: ToolContext, args: DeployInput) -> Plan:
     stack = _parse(args)
     changes = await stack_adapter(ctx).plan_deploy(stack)
     previous = await _previous_config(ctx, args.stack)

@@ -40,6 +40,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "vagrant_up": {"stack": "blog", "compose": "services:\n  web:\n    image: nginx:1.27\n"},
     "vagrant_halt": {"stack": "blog"},
     "vagrant_destroy": {"stack": "blog"},
+    "deploy_template": {"template": "redis", "stack": "blog"},
 }
 
 
