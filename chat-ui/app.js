@@ -1,20 +1,56 @@
 // The app shell: session and organization, the header with navigation, the login page,
-// and a hash router (#/chat/<id>, #/approvals, #/targets, #/deployments, #/audit, #/login).
+// and a hash router (#/chat/<id>, #/templates/<id>, #/approvals, #/targets, #/deployments,
+// #/audit, #/login). Pages off the first screen load on demand (lazy()).
 
-import { h, clear, problem } from "./dom.js";
+import { h, clear, problem, spinner } from "./dom.js";
 import { session, login, logout, get, whenSessionEnds } from "./api.js";
 import { chatPage } from "./chat.js";
 import { approvalsPage } from "./approvals.js";
 import { targetsPage, deploymentsPage, auditPage } from "./pages.js";
 
+/** A page whose module is imported the first time it is opened (the first load stays small). */
+function lazy(load, name) {
+  return (into, app, params) => {
+    let inner = null;
+    let gone = false;
+    let wantsFocus = false;
+    let latest = params;
+    clear(into, h("div", { class: "page" }, spinner("Loading…")));
+    load().then((module) => {
+      if (gone) return;
+      inner = module[name](into, app, latest);
+      if (wantsFocus) (inner.focusTarget ? inner.focusTarget() : into.querySelector("h1"))?.focus();
+    }).catch((err) => {
+      if (!gone) clear(into, h("div", { class: "page" }, problem({ title: "Could not load the page", detail: err?.message, hint: "reload the page" })));
+    });
+    return {
+      update(next) {
+        latest = next;
+        inner?.update?.(next);
+      },
+      focusTarget() {
+        if (!inner) wantsFocus = true;
+        return inner?.focusTarget ? inner.focusTarget() : into.querySelector("h1");
+      },
+      dispose() {
+        gone = true;
+        inner?.dispose?.();
+      },
+    };
+  };
+}
+
+const templatesPage = lazy(() => import("./templates.js"), "templatesPage");
+
 const ROUTES = [
   { pattern: /^chat(?:\/([\w-]+))?$/, page: chatPage, nav: "chat", title: "Chat" },
+  { pattern: /^templates(?:\/([a-z0-9][a-z0-9-]*))?$/, page: templatesPage, nav: "templates", title: "Templates" },
   { pattern: /^approvals$/, page: approvalsPage, nav: "approvals", title: "Approvals" },
   { pattern: /^targets$/, page: targetsPage, nav: "targets", title: "Targets" },
   { pattern: /^deployments$/, page: deploymentsPage, nav: "deployments", title: "Deployments" },
   { pattern: /^audit$/, page: auditPage, nav: "audit", title: "Audit" },
 ];
-const NAV = [["chat", "Chat"], ["approvals", "Approvals"], ["targets", "Targets"], ["deployments", "Deployments"], ["audit", "Audit"]];
+const NAV = [["chat", "Chat"], ["templates", "Templates"], ["approvals", "Approvals"], ["targets", "Targets"], ["deployments", "Deployments"], ["audit", "Audit"]];
 
 const main = document.getElementById("main");
 const bar = document.getElementById("app-bar");
