@@ -18,11 +18,13 @@ from api.auth.rate_limit import SlidingWindowLimiter
 from api.body_limit import BodyLimitMiddleware
 from api.db.engine import Database, migrate
 from api.db.secrets_box import SecretsBox
+from api.knowledge_service import KnowledgeService, loading_knowledge
 from api.routers import (
     auth,
     chat,
     deployments,
     health,
+    knowledge,
     orgs,
     stacks,
     streams,
@@ -52,6 +54,8 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
     rbac, approval_policy = policies_from(settings)
     secrets_box = SecretsBox(settings.fernet_key)
     approval_feed = ApprovalFeed(db)
+    templates = TemplateCatalog.load()
+    knowledge_service = KnowledgeService(settings, templates)
     tooling = Tooling.build(
         db,
         registry or default_registry(),
@@ -59,16 +63,18 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
         approval_policy,
         secrets_box,
         AdapterOptions.from_settings(settings),
-        templates=TemplateCatalog.load(),
+        templates=templates,
         template_key=settings.fernet_key,
         on_approval_change=approval_feed.notify,
     )
+    tooling.knowledge = knowledge_service
     return AppState(
         settings=settings,
         db=db,
         rbac=rbac,
         tooling=tooling,
         approval_feed=approval_feed,
+        knowledge=knowledge_service,
         secrets_box=secrets_box,
         login_limiter=SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0),
         http=http,
@@ -85,7 +91,10 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         await asyncio.to_thread(migrate, settings.resolved_database_url)
         try:
             async with (
-                running_assistant(settings, state.db, state.tooling, state.hub) as bot,
+                loading_knowledge(state.knowledge),
+                running_assistant(
+                    settings, state.db, state.tooling, state.hub, state.knowledge
+                ) as bot,
                 sweeping_approvals(
                     state.tooling.store, state.db, bot, settings.approval_sweep_seconds
                 ),
@@ -122,6 +131,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         tools.router,
         chat.router,
         templates.router,
+        knowledge.router,
     ):
         app.include_router(router)
     ui.install(app, settings.ui_dir)

@@ -11,6 +11,7 @@ from api.auth.oidc import OidcVerifier
 from api.auth.rate_limit import RateLimiter
 from api.db.engine import Database
 from api.db.secrets_box import SecretsBox
+from api.knowledge_service import KnowledgeService
 from api.tooling import Tooling
 from assistant.events import EventHub
 from assistant.runs import Assistant
@@ -30,6 +31,7 @@ class AppState:
     oidc: OidcVerifier | None
     tooling: Tooling
     approval_feed: ApprovalFeed
+    knowledge: KnowledgeService
     hub: EventHub = field(default_factory=EventHub)
     assistant: Assistant | None = None
     ready: bool = False

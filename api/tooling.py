@@ -17,6 +17,7 @@ from api.db.repo.deployment_log import SqlDeploymentLog
 from api.db.repo.stack_library import SqlStackLibrary
 from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
+from api.knowledge_service import KnowledgeService
 from guardrails.approvals import ApprovalService, ApprovalView
 from guardrails.gate import Gate
 from guardrails.policy import ApprovalPolicy
@@ -56,6 +57,7 @@ class Tooling:
     library: SqlStackLibrary
     templates: TemplateCatalog
     derive_secret: Callable[[str], bytes]
+    knowledge: KnowledgeService | None = None
 
     @classmethod
     def build(
@@ -139,4 +141,5 @@ class Tooling:
             library=self.library,
             templates=self.templates,
             derive_secret=self.derive_secret,
+            knowledge=self.knowledge.base if self.knowledge is not None else None,
         )

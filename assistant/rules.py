@@ -96,7 +96,7 @@ class RulesPlanner:
             return self.status(request, target, done)
         if said & _LINT and compose is None:
             return "Paste the compose file in a ```yaml block and I will review it."
-        return self.help(given)
+        return self.from_knowledge(given) or self.help(given)
 
     # -- intents -------------------------------------------------------------------------
 
@@ -213,6 +213,24 @@ class RulesPlanner:
         for w in sorted(workloads, key=lambda w: (w.get("stack") or "", w["name"])):
             stack = f" (stack {w['stack']})" if w.get("stack") else ""
             lines.append(f"- `{w['name']}`{stack}: {w['state']}, image {w.get('image') or '?'}")
+        return "\n".join(lines)
+
+    def from_knowledge(self, given: TurnInput) -> str | None:
+        """A question no other rule handles, answered with the best retrieved passages."""
+        asked = words(given.request)
+        relevant = [
+            snippet
+            for snippet in given.snippets
+            if len(asked & words(str(snippet.get("text", "")))) >= min(2, len(asked))
+        ]
+        if not asked or not relevant:
+            return None  # retrieval always ranks something; "hello" deserves the help text
+        lines = ["Here is what WindFlow's documentation and runbooks say:"]
+        for snippet in relevant[:3]:
+            text = " ".join(str(snippet.get("text", "")).split())
+            excerpt = text[:400] + ("…" if len(text) > 400 else "")
+            lines.append(f"- **{snippet.get('title') or snippet.get('source')}** "
+                         f"(`{snippet.get('source')}`): {excerpt}")  # fmt: skip
         return "\n".join(lines)
 
     def help(self, given: TurnInput) -> str:

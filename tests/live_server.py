@@ -39,7 +39,7 @@ def test_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         secret_key="test-secret-key-for-windflow-tests-0123456789",
         data_dir=data_dir,
         database_url=database_url,
-        **overrides,
+        **{"knowledge_enabled": False, **overrides},  # loading costs ~1 s per app
     )
 
 

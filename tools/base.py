@@ -149,6 +149,8 @@ class ToolContext:
     # template secrets: 64 bytes from the installation's key for a scope string.
     templates: Any = None
     derive_secret: Callable[[str], bytes] | None = None
+    # The knowledge base (knowledge.retrieval.KnowledgeBase), None while it loads.
+    knowledge: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

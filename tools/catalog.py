@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tools.compose_lint import lint_compose
 from tools.diagnosis import diagnose_service
+from tools.knowledge_tools import KNOWLEDGE_TOOLS
 from tools.kubernetes_tools import KUBERNETES_TOOLS
 from tools.library_tools import LIBRARY_TOOLS
 from tools.registry import ToolRegistry
@@ -16,6 +17,7 @@ def default_registry() -> ToolRegistry:
     return ToolRegistry(
         [
             *LIBRARY_TOOLS,
+            *KNOWLEDGE_TOOLS,
             *TEMPLATE_TOOLS,
             lint_compose,
             *STACK_TOOLS,

@@ -86,6 +86,24 @@ class Settings(BaseSettings):
         default=None, description="Docker endpoint for the local target; the SDK default if unset."
     )
 
+    knowledge_enabled: bool = Field(
+        default=True, description="Retrieval over docs, runbooks and templates (Chroma)"
+    )
+    knowledge_dir: Path | None = Field(
+        default=None, description="Embedded Chroma store; <data_dir>/knowledge by default"
+    )
+    chroma_url: str | None = Field(
+        default=None, description="A Chroma server (http://host:8000) instead of the embedded store"
+    )
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the Chroma server, if it needs one"
+    )
+    knowledge_embedding_threads: int = Field(default=2, ge=1, le=64)
+    runbook_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders of Markdown runbooks ingested at start (changed files only)",
+    )
+
     llm_model: str | None = Field(
         default=None, description="Any LiteLLM model string; unset means no-model mode."
     )
@@ -145,6 +163,10 @@ class Settings(BaseSettings):
             b"windflow-target-secrets:" + self.secret_key.get_secret_value().encode()
         ).digest()
         return base64.urlsafe_b64encode(digest)
+
+    @property
+    def resolved_knowledge_dir(self) -> Path:
+        return self.knowledge_dir or self.data_dir / "knowledge"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ class ApiHarness:
             secret_key="test-secret-key-for-windflow-tests-0123456789",
             data_dir=data_dir,
             database_url=database_url,
-            **overrides,
+            **{"knowledge_enabled": False, **overrides},  # loading costs ~1 s per app
         )
         harness = cls(settings)
         async with harness.app.router.lifespan_context(harness.app), harness.client:
