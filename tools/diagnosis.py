@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from guardrails.redaction import redact_text
 from tools.adapters.protocol import LogLines, OrchestratorEvent, ServiceStatus, StackStatus
 from tools.base import ToolContext, tool
+from tools.knowledge_tools import record_incident
 from tools.stack_tools import STACK_TARGETS, ServiceRef, stack_adapter
 from windflow.errors import NotFound, OrchestratorError
 
@@ -450,4 +451,21 @@ async def diagnose_service(ctx: ToolContext, args: DiagnoseInput) -> Diagnosis:
         events = await adapter.events(args.stack, since_seconds=EVENTS_WINDOW)
     except OrchestratorError:
         events = []
-    return diagnose(status, args.service, logs, events)
+    found = diagnose(status, args.service, logs, events)
+    if not found.healthy:
+        await record_incident(
+            ctx,
+            subject=f"{args.stack}/{args.service}",
+            title=f"{args.stack}/{args.service}: {found.summary[:120]}",
+            text=_incident_text(found),
+            tags=[f.code for f in found.findings],
+        )
+    return found
+
+
+def _incident_text(found: Diagnosis) -> str:
+    lines = [f"# Incident: {found.stack}/{found.service}", "", found.summary, ""]
+    for finding in found.findings:
+        lines.append(f"- {finding.severity} {finding.code}: {finding.title}. {finding.suggestion}")
+        lines.extend(f"  > {line}" for line in finding.evidence[:3])
+    return "\n".join(lines)

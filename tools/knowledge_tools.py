@@ -62,4 +62,26 @@ async def search_knowledge(ctx: ToolContext, args: KnowledgeQuery) -> KnowledgeH
     )
 
 
+async def record_incident(
+    ctx: ToolContext, *, subject: str, title: str, text: str, tags: list[str]
+) -> None:
+    """Keep the latest diagnosis of ``subject`` (per organization) as an ``incident``
+    document, so later questions about the same failure find it. No-op without a store."""
+    if ctx.knowledge is None or ctx.target is None:
+        return
+    await ctx.knowledge.aingest_texts(
+        [
+            {
+                "source": f"incident:{ctx.target.name}/{subject}",
+                "title": title,
+                "text": text,
+                "kind": "incident",
+                "org_id": ctx.caller.org_id,
+                "tags": tags,
+                "target_kind": [ctx.target.kind.value],
+            }
+        ]
+    )
+
+
 KNOWLEDGE_TOOLS: list[Tool[Any, Any]] = [search_knowledge]

@@ -17,6 +17,9 @@ from assistant.scripted import ScriptedModel, call, say
 from guardrails.rbac import Role
 from tests.api.harness import ApiHarness
 from tests.assistant.chat import Chat
+from tests.assistant.test_no_model import CRASHING, _cleanup
+from tests.infra.docker_engine import DockerEngine
+from tools.stack import load_stack
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -114,3 +117,51 @@ async def test_no_model_mode_answers_docs_questions_from_the_knowledge(
         assert answer.startswith("Here is what WindFlow's documentation and runbooks say:")
         assert "knowledge/docs/" in answer and NO_MODEL_NOTE in answer
         assert "pg_dump" in answer or "backup" in answer.lower()
+
+
+@pytest.mark.docker
+async def test_a_diagnosis_is_remembered_as_an_incident(
+    database_url: str, tmp_path: Path, knowledge_dir: Path, docker_engine: DockerEngine
+) -> None:
+    stack = f"shop{uuid.uuid4().hex[:8]}"
+    async with windflow(database_url, tmp_path, knowledge_dir) as api:
+        org = await api.seed_org(f"kb{uuid.uuid4().hex[:6]}")
+        created = await api.client.post(
+            "/targets",
+            headers=org.headers(Role.ADMIN),
+            json={
+                "name": "docker-local",
+                "kind": "docker",
+                "connection": {"host": docker_engine.host},
+            },
+        )
+        assert created.status_code == 201, created.text
+        async with api.state.db.session() as session:
+            spec = await api.state.tooling.resolve_target(session, org.id, "docker-local")
+        adapter = api.state.tooling.adapter(spec)
+        try:
+            await adapter.deploy(load_stack(CRASHING, name=stack))
+            for _ in range(100):
+                if (await adapter.status(stack)).services[0].restarts >= 3:
+                    break
+                await asyncio.sleep(0.2)
+            chat = Chat(api, org, Role.VIEWER)
+            conversation = await chat.conversation()
+            await chat.send(conversation, "why does the api container keep restarting?")
+            await chat.wait_for(conversation, "run_finished")
+            found = await api.client.get(
+                "/knowledge/search",
+                headers=org.headers(Role.VIEWER),
+                params={"q": "DATABASE_URL is not set", "kind": "incident"},
+            )
+            hits = found.json()["hits"]
+            assert hits and hits[0]["source"] == f"incident:docker-local/{stack}/api"
+            other = await api.seed_org(f"kb{uuid.uuid4().hex[:6]}")
+            hidden = await api.client.get(
+                "/knowledge/search",
+                headers=other.headers(Role.VIEWER),
+                params={"q": "DATABASE_URL is not set", "kind": "incident"},
+            )
+            assert hidden.json()["hits"] == [], "another organization's incidents stay private"
+        finally:
+            _cleanup(docker_engine, stack)
