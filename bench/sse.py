@@ -26,18 +26,9 @@ import httpx
 
 from bench.common import Server, percentiles, rss_mb, start_server
 from tests.assistant.openai_stub import Reply, RunningStub
+from tests.infra.browser import CHROMIUM, CHROMIUM_ARGS
 
 ANSWER = " ".join(f"word{i}" for i in range(60))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 async def subscriber(

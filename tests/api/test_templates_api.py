@@ -7,27 +7,16 @@ from typing import Any
 
 import pytest
 
-from api.db.models import Target
-from api.db.repo import resources
 from guardrails.rbac import Role
 from tests.api.harness import ApiHarness, SeededOrg
+from tests.api.world import add_docker_target
 from tests.infra.docker_engine import DockerEngine
 from tools.template_tools import DeployTemplateInput, render_for
 
 
 async def _org_with_target(api: ApiHarness, host: str) -> SeededOrg:
     org = await api.seed_org("market")
-    async with api.state.db.transaction() as session:
-        await resources.add_target(
-            session,
-            Target(
-                org_id=org.id,
-                name="docker-local",
-                kind="docker",
-                environment="dev",
-                connection={"host": host},
-            ),
-        )
+    await add_docker_target(api.state.db, org.id, host)
     return org
 
 

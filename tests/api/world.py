@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.db.engine import Database
 from api.db.models import Approval, Deployment, Stack, Target
 from api.db.repo import identity, resources
 from api.db.types import utcnow
@@ -76,3 +77,20 @@ async def fresh_objects(api: ApiHarness, org_id: str) -> Objects:
         session.add(approval)
         await session.flush()
         return Objects(target.id, stack.id, deployment.id, user.id, approval.id)
+
+
+async def add_docker_target(
+    db: Database, org_id: str, host: str = "unix:///nonexistent/docker.sock"
+) -> Target:
+    """A dev Docker target named docker-local (the default host answers nothing)."""
+    async with db.transaction() as session:
+        return await resources.add_target(
+            session,
+            Target(
+                org_id=org_id,
+                name="docker-local",
+                kind="docker",
+                environment="dev",
+                connection={"host": host},
+            ),
+        )

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from api.db.models import Run, Target
-from api.db.repo import resources
+from api.db.models import Run
 from api.db.repo.conversations import create_conversation
 from assistant.scripted import ScriptedModel, call, calls, fail, raw_call, say, stall
 from guardrails.rbac import Role
 from tests.api.harness import ApiHarness, SeededOrg
+from tests.api.world import add_docker_target
 from tests.assistant.chat import Chat
 from tests.infra.docker_engine import DockerEngine
 
@@ -36,17 +36,7 @@ async def api(database_url: str, tmp_path: Path, model: ScriptedModel) -> AsyncI
 
 async def _org(api: ApiHarness, docker_host: str = "unix:///nonexistent/docker.sock") -> SeededOrg:
     org = await api.seed_org(f"acme{uuid.uuid4().hex[:6]}")
-    async with api.state.db.transaction() as session:
-        await resources.add_target(
-            session,
-            Target(
-                org_id=org.id,
-                name="docker-local",
-                kind="docker",
-                environment="dev",
-                connection={"host": docker_host},
-            ),
-        )
+    await add_docker_target(api.state.db, org.id, docker_host)
     return org
 
 

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import update
 
 from api.db.engine import Database
-from api.db.models import Approval, Target
-from api.db.repo import resources
+from api.db.models import Approval
 from api.db.types import utcnow
 from assistant.scripted import ScriptedModel, call, say, stall
 from guardrails.rbac import Role
 from tests.api.harness import SeededOrg
+from tests.api.world import add_docker_target
 from tests.infra.docker_engine import DockerEngine
 from tests.live_server import LiveServer, test_settings
 
@@ -74,17 +74,7 @@ async def _org(server: LiveServer, docker_host: str) -> SeededOrg:
     org = await server.seed_org(f"acme{uuid.uuid4().hex[:6]}")
     db = Database(server.settings.resolved_database_url)
     try:
-        async with db.transaction() as session:
-            await resources.add_target(
-                session,
-                Target(
-                    org_id=org.id,
-                    name="docker-local",
-                    kind="docker",
-                    environment="dev",
-                    connection={"host": docker_host},
-                ),
-            )
+        await add_docker_target(db, org.id, docker_host)
     finally:
         await db.dispose()
     return org

@@ -7,7 +7,6 @@ under ``CI=true`` (:func:`tests.infra.availability.require`).
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,29 +18,11 @@ import pytest
 from assistant.scripted import ScriptedModel
 from tests.api.harness import SeededOrg
 from tests.infra.availability import require
+from tests.infra.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.live_server import LiveServer, test_settings
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
-
-CHROMIUM = os.environ.get("WINDFLOW_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    scripted = ScriptedModel()
-    scripted.install()
-    yield scripted
-    scripted.uninstall()
 
 
 @pytest.fixture
