@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import OrgDep
 from api.schemas import Output
 from guardrails.rbac import Permission
-from windflow.errors import ConfigurationError
+from knowledge.retrieval import KnowledgeUnavailable
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -39,7 +39,7 @@ async def search(
     ctx.require(Permission.CHAT_USE)
     service = ctx.state.knowledge
     if service.base is None:
-        raise ConfigurationError(
+        raise KnowledgeUnavailable(
             service.error or "the knowledge base is still loading or disabled",
             hint="retry in a moment; check WINDFLOW_KNOWLEDGE_ENABLED and the server log",
         )
