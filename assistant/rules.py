@@ -22,6 +22,7 @@ from tools.targets import TargetKind, TargetSpec
 _NO_TARGETS = "none yet (add one with `windflow target add`)"
 NO_MODEL_NOTE = "_No language model is configured: this answer comes from WindFlow's rules._"
 
+_STACK_NAMED = re.compile(r"\b(?:as|stack|named)\s+([a-z0-9][a-z0-9_-]{0,62})\b")
 _FENCE = re.compile(r"```(?:ya?ml|compose)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _DIAGNOSE = frozenset(
     [
@@ -129,11 +130,11 @@ class RulesPlanner:
     ) -> str | tuple[str, dict[str, Any]]:
         if target is None:
             return _which_target(targets, "deploy to")
-        deploys = [d for d in done if d.name == "deploy_stack"]
+        deploys = [d for d in done if d.name in ("deploy_stack", "deploy_template")]
         if deploys:
             return _deploy_answer(deploys[-1], target)
         if compose is not None:
-            named = re.search(r"\b(?:as|stack|named)\s+([a-z0-9][a-z0-9_-]{0,62})\b", request)
+            named = _STACK_NAMED.search(request)
             stack = named.group(1) if named else "stack"
             return "deploy_stack", {"target": target.name, "stack": stack, "compose": compose}
         listing = next((d for d in done if d.name == "saved_stacks"), None)
@@ -144,8 +145,7 @@ class RulesPlanner:
         names = [s["name"] for s in listing.data.get("stacks", [])]
         wanted = next((t for t in tokens(request) if t in names), None)
         if wanted is None:
-            known = ", ".join(names) or "none saved yet"
-            return f"Which stack should I deploy? Saved stacks: {known}."
+            return self.deploy_template(request, target, names, done)
         source = next((d for d in done if d.name == "saved_stack"), None)
         if source is None:
             return "saved_stack", {"name": wanted}
@@ -155,6 +155,29 @@ class RulesPlanner:
             "target": target.name,
             "stack": wanted,
             "compose": source.data["compose"],
+        }
+
+    def deploy_template(
+        self, request: str, target: TargetSpec, saved: list[str], done: list[Done]
+    ) -> str | tuple[str, dict[str, Any]]:
+        """No saved stack is named: a template from the marketplace may be."""
+        asked = [t for t in tokens(request) if t not in _DEPLOY and t != target.name.lower()]
+        search = next((d for d in done if d.name == "search_templates"), None)
+        if search is None:
+            return "search_templates", {"query": " ".join(asked)[:200]}
+        found = search.data.get("templates", []) if search.ok else []
+        named = next((t for t in found if t["id"] in asked), None)
+        if named is None:
+            known = ", ".join(saved) or "none saved yet"
+            offers = ", ".join(f"`{t['id']}`" for t in found[:5])
+            return f"Which stack should I deploy? Saved stacks: {known}." + (
+                f" Templates that match: {offers}." if offers else ""
+            )
+        stack = _STACK_NAMED.search(request)
+        return "deploy_template", {
+            "target": target.name,
+            "template": named["id"],
+            "stack": stack.group(1) if stack else named["id"],
         }
 
     def diagnose(

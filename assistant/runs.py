@@ -234,7 +234,11 @@ class Assistant:
             error = exc.message
             await emitter.emit("error", {"code": exc.code, "message": exc.message})
         except asyncio.CancelledError:
-            reason = self._cancel_reasons.pop(owner.conversation_id, "the server is shutting down")
+            reason = self._cancel_reasons.pop(owner.conversation_id, None)
+            if reason is None:
+                # The process is stopping: leave the run as it is. The checkpoint decides
+                # at the next start (recover): still waiting for its approval, or failed.
+                raise
             error = f"the run was cancelled ({reason})"
             await self.runs.finish_run(
                 emitter.run_id, status="cancelled", steps=0, usage={}, error=error

@@ -222,3 +222,29 @@ async def test_diagnoses_a_crash_looping_pod_without_a_model(
             assert tools == ["k8s_list_workloads", "k8s_stack_status", "k8s_events"]
         finally:
             k8s.CoreV1Api(client).delete_namespace(namespace)
+
+
+@pytest.mark.docker
+async def test_deploys_a_catalog_template_after_approval_without_a_model(
+    api: ApiHarness, docker_engine: DockerEngine
+) -> None:
+    org = await _org(api, docker_engine.host)
+    chat = Chat(api, org)
+    conversation = await chat.conversation()
+    await chat.send(conversation, "deploy redis as cache on docker-local")
+    required = await chat.wait_for(conversation, "approval_required")
+    payload = required["payload"]
+    assert payload["tool"] == "deploy_template"
+    assert payload["arguments"] == {"template": "redis", "stack": "cache"}
+    assert payload["plan"]["summary"].startswith("template redis: deploy stack cache")
+    assert "REDIS_PASSWORD=***" in " ".join(payload["plan"]["warnings"])
+    # Images cannot be pulled here; the denial path shows the run ends cleanly.
+    await chat.decide(payload["approval_id"], approve=False, reason="not on this host")
+    await chat.wait_for(conversation, "run_finished")
+    answer = await chat.answer(conversation)
+    assert answer.startswith("Stack `cache` was not deployed to `docker-local`.")
+    assert "not on this host" in answer and NO_MODEL_NOTE in answer
+    tools = [
+        e["payload"]["tool"] for e in await chat.events(conversation) if e["type"] == "tool_started"
+    ]
+    assert tools == ["saved_stacks", "search_templates", "deploy_template"]
