@@ -79,7 +79,7 @@ class Tooling:
             gate=Gate(rbac=rbac, approvals=approvals, audit=SqlAuditSink(db)),
             approvals=approvals,
             store=store,
-            deployments=SqlDeploymentLog(db),
+            deployments=SqlDeploymentLog(db, secrets_box),
             secrets_box=secrets_box,
             adapter_options=adapter_options,
             db=db,

@@ -80,8 +80,9 @@ class ApprovalLedger(Protocol):
 class DeploymentRecord:
     id: str
     revision: int
-    rendered_config: str
+    rendered_config: str  # values of ``env`` appear as ${NAME} references, never in clear
     status: str
+    env: dict[str, str] = field(default_factory=dict)  # kept sealed at rest
 
 
 class DeploymentLog(Protocol):
@@ -96,6 +97,7 @@ class DeploymentLog(Protocol):
         rendered_config: str,
         approval_id: str | None,
         user_id: str,
+        env: Mapping[str, str] | None = None,
     ) -> DeploymentRecord: ...
 
     async def finish(self, deployment_id: str, status: str, error: str | None = None) -> None: ...

@@ -7,6 +7,7 @@ succeeded revision's rendered config, so it works the same on every such target.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -150,10 +151,28 @@ async def _previous_config(ctx: ToolContext, stack: str, before: int | None = No
     )
 
 
-async def deploy_recorded(ctx: ToolContext, stack: Stack) -> DeployOutcome:
+MASKED_VALUE_MIN = 8
+
+
+def displayed_config(stack: Stack, env: Mapping[str, str] | None = None) -> str:
+    """The rendered compose file with the values of ``env`` put back as ${NAME} references.
+
+    It is what plans, diffs, the deployment history and the API show; loading it with the
+    same ``env`` gives the same stack, so a rollback still deploys exactly what ran.
+    """
+    text = dump_compose(stack)
+    for name, value in sorted((env or {}).items(), key=lambda item: -len(item[1])):
+        if len(value) >= MASKED_VALUE_MIN:
+            text = text.replace(value, "${" + name + "}")
+    return text
+
+
+async def deploy_recorded(
+    ctx: ToolContext, stack: Stack, env: Mapping[str, str] | None = None
+) -> DeployOutcome:
     """Deploy through the context's adapter, recording a Deployment revision and its end."""
     approval_id = _approval_id(ctx)
-    rendered = dump_compose(stack)
+    rendered = displayed_config(stack, env)
     record = None
     if ctx.deployments is not None:
         record = await ctx.deployments.begin(
@@ -163,6 +182,7 @@ async def deploy_recorded(ctx: ToolContext, stack: Stack) -> DeployOutcome:
             rendered_config=rendered,
             approval_id=approval_id,
             user_id=ctx.caller.user_id,
+            env=dict(env or {}),
         )
     try:
         outcome = await stack_adapter(ctx).deploy(stack)
@@ -179,7 +199,7 @@ async def deploy_recorded(ctx: ToolContext, stack: Stack) -> DeployOutcome:
 async def deploy_stack(ctx: ToolContext, args: DeployInput) -> DeployOutcome:
     """Deploy or update a compose stack on the target. Only changed services are recreated;
     a failed deploy is rolled back. Needs human approval of the plan first."""
-    return await deploy_recorded(ctx, _parse(args))
+    return await deploy_recorded(ctx, _parse(args), args.env)
 
 
 @deploy_stack.planner
@@ -187,7 +207,9 @@ async def plan_deploy(ctx: ToolContext, args: DeployInput) -> Plan:
     stack = _parse(args)
     changes = await stack_adapter(ctx).plan_deploy(stack)
     previous = await _previous_config(ctx, args.stack)
-    diff = _diff(previous.rendered_config if previous else "", dump_compose(stack), args.stack)
+    diff = _diff(
+        previous.rendered_config if previous else "", displayed_config(stack, args.env), args.stack
+    )
     acting = [c for c in changes if c.action != "noop"]
     summary = f"deploy stack {args.stack}: " + (
         ", ".join(f"{c.action} {c.resource}" for c in acting) or "no changes"
@@ -255,15 +277,15 @@ async def _rollback_source(ctx: ToolContext, stack: str) -> tuple[Any, Any]:
 async def rollback_stack(ctx: ToolContext, args: StackRef) -> RollbackOutput:
     """Roll a stack back to its previous successful deployment. Needs human approval first."""
     _current, previous = await _rollback_source(ctx, args.stack)
-    stack = load_stack(previous.rendered_config, name=args.stack)
-    outcome = await deploy_recorded(ctx, stack)
+    stack = load_stack(previous.rendered_config, name=args.stack, env=previous.env)
+    outcome = await deploy_recorded(ctx, stack, previous.env)
     return RollbackOutput(stack=args.stack, to_revision=previous.revision, outcome=outcome)
 
 
 @rollback_stack.planner
 async def _plan_rollback(ctx: ToolContext, args: StackRef) -> Plan:
     current, previous = await _rollback_source(ctx, args.stack)
-    stack = load_stack(previous.rendered_config, name=args.stack)
+    stack = load_stack(previous.rendered_config, name=args.stack, env=previous.env)
     changes = await stack_adapter(ctx).plan_deploy(stack)
     return Plan(
         summary=f"roll {args.stack} back from revision {current.revision} "

@@ -175,7 +175,7 @@ async def deploy_template(ctx: ToolContext, args: DeployTemplateInput) -> Deploy
     """Deploy a template from the marketplace as a stack on the target, with the given
     parameter values (secrets are generated). Needs human approval of the plan first."""
     rendered = render_for(ctx, args)
-    return await deploy_recorded(ctx, rendered.stack)
+    return await deploy_recorded(ctx, rendered.stack, rendered.env)
 
 
 @deploy_template.planner

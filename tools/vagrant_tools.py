@@ -77,7 +77,7 @@ async def vagrant_up(ctx: ToolContext, args: VagrantComposeInput) -> DeployOutco
     service). Machines whose settings changed are replaced; a failed run destroys what it
     created. Needs human approval of the plan (with the Vagrantfile diff) first."""
     _vagrant(ctx)
-    return await deploy_recorded(ctx, _stack(args))
+    return await deploy_recorded(ctx, _stack(args), args.env)
 
 
 @vagrant_up.planner

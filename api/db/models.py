@@ -134,6 +134,8 @@ class Deployment(Base):
     target_id: Mapped[str] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     revision: Mapped[int] = mapped_column(Integer)
     rendered_config: Mapped[str] = mapped_column(Text)
+    # The values behind the ${NAME} references of rendered_config, encrypted (Fernet).
+    env_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     approval_id: Mapped[str | None] = mapped_column(

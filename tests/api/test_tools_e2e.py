@@ -8,13 +8,14 @@ revision; a removal is destructive and approved like the rest. Everything is aud
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from typing import Any
 
 from guardrails.rbac import Role
 from tests.adapters.test_docker_host import compose, free_port, ids
 from tests.api.harness import ApiHarness, SeededOrg
-from tests.infra.docker_engine import DockerEngine
+from tests.infra.docker_engine import BUSYBOX_IMAGE, DockerEngine
 
 
 async def _call(api: ApiHarness, org: SeededOrg, role: Role, tool: str, **arguments: Any) -> Any:
@@ -175,3 +176,58 @@ async def test_operator_cannot_change_prod_and_broken_compose_is_an_error(
         api, org, Role.ADMIN, "scale_service", stack="x", service="web", replicas="lots"
     )
     assert wrong_type["status"] == "error" and "replicas" in wrong_type["error"]
+
+
+async def test_interpolated_secrets_stay_out_of_plans_and_history_but_rollback_keeps_them(
+    api: ApiHarness, docker_engine: DockerEngine
+) -> None:
+    org = await api.seed_org("sealed")
+    stack = f"vault{uuid.uuid4().hex[:8]}"
+    created = await api.client.post(
+        "/targets",
+        headers=org.headers(Role.ADMIN),
+        json={"name": "docker-local", "kind": "docker", "connection": {"host": docker_engine.host}},
+    )
+    assert created.status_code == 201
+    secret = "Zq8xV2mN4pL7wR1t"
+
+    def compose(tag: str) -> str:
+        return (
+            f"services:\n  app:\n    image: {BUSYBOX_IMAGE}\n"
+            f'    command: ["sh", "-c", "echo {tag}; exec sleep 3600"]\n'
+            "    init: true\n    stop_grace_period: 1s\n"
+            "    environment:\n      APP_SECRET: ${APP_SECRET}\n"
+        )
+
+    try:
+        for tag in ("v1", "v2"):
+            proposed = await _call(
+                api,
+                org,
+                Role.OPERATOR,
+                "deploy_stack",
+                stack=stack,
+                compose=compose(tag),
+                env={"APP_SECRET": secret},
+            )
+            assert proposed["status"] == "approval_required", proposed
+            assert secret not in json.dumps(proposed), "the plan shows ${APP_SECRET}, not its value"
+            assert "${APP_SECRET}" in proposed["plan"]["diff"]
+            ran = await _approve_and_execute(api, org, proposed["approval_id"])
+            assert ran["status"] == "ok", ran
+        history = await api.client.get("/deployments", headers=org.headers(Role.VIEWER))
+        assert secret not in history.text and "${APP_SECRET}" in history.text
+        rollback = await _call(api, org, Role.OPERATOR, "rollback_stack", stack=stack)
+        assert secret not in json.dumps(rollback)
+        rolled = await _approve_and_execute(api, org, rollback["approval_id"])
+        assert rolled["status"] == "ok", rolled
+        with contextlib.closing(docker_engine.client()) as client:
+            app = client.containers.get(ids(docker_engine, stack)["app"])
+            assert f"APP_SECRET={secret}" in app.attrs["Config"]["Env"], "rollback kept the value"
+            assert "echo v1" in " ".join(app.attrs["Config"]["Cmd"])
+    finally:
+        with contextlib.closing(docker_engine.client()) as client:
+            for container in client.containers.list(
+                all=True, filters={"label": f"com.docker.compose.project={stack}"}
+            ):
+                container.remove(force=True)

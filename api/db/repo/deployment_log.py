@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import func, select
 
 from api.db.engine import Database
 from api.db.models import Deployment, Stack
+from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
 from tools.base import DeploymentRecord
 
 
-def _record(row: Deployment) -> DeploymentRecord:
-    return DeploymentRecord(
-        id=row.id, revision=row.revision, rendered_config=row.rendered_config, status=row.status
-    )
-
-
 class SqlDeploymentLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, secrets_box: SecretsBox) -> None:
         self.db = db
+        self.secrets_box = secrets_box
+
+    def _record(self, row: Deployment) -> DeploymentRecord:
+        env = self.secrets_box.open(row.env_sealed) if row.env_sealed else {}
+        return DeploymentRecord(
+            id=row.id,
+            revision=row.revision,
+            rendered_config=row.rendered_config,
+            status=row.status,
+            env={str(k): str(v) for k, v in env.items()},
+        )
 
     async def begin(
         self,
@@ -29,6 +37,7 @@ class SqlDeploymentLog:
         rendered_config: str,
         approval_id: str | None,
         user_id: str,
+        env: Mapping[str, str] | None = None,
     ) -> DeploymentRecord:
         async with self.db.transaction() as session:
             stack = await session.scalar(
@@ -55,6 +64,7 @@ class SqlDeploymentLog:
                 target_id=target_id,
                 revision=int(latest or 0) + 1,
                 rendered_config=rendered_config,
+                env_sealed=self.secrets_box.seal(dict(env)) if env else None,
                 status="running",
                 approval_id=approval_id,
                 created_by=user_id,
@@ -62,7 +72,7 @@ class SqlDeploymentLog:
             )
             session.add(row)
             await session.flush()
-            return _record(row)
+            return self._record(row)
 
     async def finish(self, deployment_id: str, status: str, error: str | None = None) -> None:
         async with self.db.transaction() as session:
@@ -89,4 +99,4 @@ class SqlDeploymentLog:
             if before_revision is not None:
                 query = query.where(Deployment.revision < before_revision)
             row = await session.scalar(query.order_by(Deployment.revision.desc()).limit(1))
-            return _record(row) if row is not None else None
+            return self._record(row) if row is not None else None
