@@ -33,7 +33,7 @@ def _stack() -> str:
     return f"blog{uuid.uuid4().hex[:8]}"
 
 
-async def test_operator_asks_admin_approves_live_and_the_stack_runs(
+async def test_admin_asks_an_operator_approves_live_and_the_stack_runs(
     browser: Browser,
     server: LiveServer,
     org: SeededOrg,
@@ -50,25 +50,25 @@ async def test_operator_asks_admin_approves_live_and_the_stack_runs(
     )
     await world(http, org, docker_engine.host, stack)
     try:
-        operator = await log_in(browser, server, org, Role.OPERATOR)
+        requester = await log_in(browser, server, org, Role.ADMIN)
         await screenshots.login(browser, server)
-        # The admin watches the queue before anything is asked: the card must arrive live.
-        admin = await log_in(browser, server, org, Role.ADMIN, path="approvals")
-        await expect(admin.page.get_by_test_id("approvals-live")).to_contain_text("Live")
-        await expect(admin.page.get_by_test_id("approvals-empty")).to_be_visible()
-        await admin.mark()
-        await operator.mark()
+        # An requester watches the queue before anything is asked: the card must arrive live.
+        approver = await log_in(browser, server, org, Role.OPERATOR, path="approvals")
+        await expect(approver.page.get_by_test_id("approvals-live")).to_contain_text("Live")
+        await expect(approver.page.get_by_test_id("approvals-empty")).to_be_visible()
+        await approver.mark()
+        await requester.mark()
 
-        await operator.page.get_by_test_id("new-conversation").click()
-        await operator.send(f"deploy {stack} to docker-local")
-        chat = operator.page
+        await requester.page.get_by_test_id("new-conversation").click()
+        await requester.send(f"deploy {stack} to docker-local")
+        chat = requester.page
         card = chat.get_by_test_id("approval-card")
         await expect(card).to_be_visible()
         await expect(card).to_contain_text("create db")
         await expect(card.locator(".diff-add").first).to_be_visible()
         await expect(chat.get_by_test_id("run-status")).to_contain_text("Waiting for approval")
         await expect(chat.get_by_test_id("cancel-button")).to_be_visible()
-        await expect(card.get_by_test_id("approve-button")).to_be_visible()  # operators may (dev)
+        await expect(card.get_by_test_id("approve-button")).to_be_visible()  # admins may
         tools = chat.get_by_test_id("tool-card")
         await expect(tools).to_have_count(2)
         await expect(tools.nth(0)).to_have_attribute("data-status", "ok")
@@ -76,18 +76,18 @@ async def test_operator_asks_admin_approves_live_and_the_stack_runs(
         await expect(chat.get_by_test_id("conversation-item")).to_have_count(1)
         assert ids(docker_engine, stack) == {}, "nothing runs before the approval"
 
-        queued = admin.page.get_by_test_id("approval-card")
+        queued = approver.page.get_by_test_id("approval-card")
         await expect(queued).to_have_count(1)
         await expect(queued).to_contain_text("deploy_stack")
         await expect(queued).to_contain_text("docker-local")
         await expect(queued.locator(".diff-add").first).to_be_visible()
-        await screenshots.chat_and_queue(operator, admin)
+        await screenshots.chat_and_queue(requester, approver)
 
         await queued.get_by_test_id("decision-reason").fill("looks right")
         await queued.get_by_test_id("approve-button").click()
         await expect(queued).to_have_attribute("data-status", "approved")
 
-        # The operator's page follows by itself: decision, tool result, final answer.
+        # The requester's page follows by itself: decision, tool result, final answer.
         await expect(card).to_have_attribute("data-status", "approved")
         await expect(card.get_by_test_id("approval-outcome")).to_contain_text("looks right")
         await expect(card.get_by_test_id("approve-button")).to_have_count(0)
@@ -100,14 +100,14 @@ async def test_operator_asks_admin_approves_live_and_the_stack_runs(
         )
         await expect(chat.get_by_test_id("run-status")).to_have_text("")
         await expect(chat.get_by_test_id("cancel-button")).to_be_hidden()
-        assert await operator.still_same_page() and await admin.still_same_page(), "no reload"
+        assert await requester.still_same_page() and await approver.still_same_page(), "no reload"
         assert set(ids(docker_engine, stack)) == {"db", "api"}
         model.assert_complete()
 
-        await screenshots.chat_finished(operator)
-        await screenshots.pages_after_deploy(admin)
-        operator.assert_no_script_errors()
-        admin.assert_no_script_errors()
+        await screenshots.chat_finished(requester)
+        await screenshots.pages_after_deploy(requester)  # an admin may read the audit log
+        requester.assert_no_script_errors()
+        approver.assert_no_script_errors()
     finally:
         _cleanup(docker_engine, stack)
 
