@@ -95,16 +95,17 @@ class Assistant:
                 hint="send a shorter message, or save large files as a stack",
             )
         thread = owner.conversation_id
-        if self.busy(thread):
-            raise Conflict(
-                "a run is already in progress in this conversation",
-                hint="wait for it to finish, then send the message again",
-            )
+        # The approval first: a run that has just asked for one is still settling.
         waiting = await self.waiting_on(thread)
         if waiting is not None:
             raise Conflict(
                 f"this conversation waits for approval {waiting}",
                 hint="approve or deny it in the approval queue first",
+            )
+        if self.busy(thread):
+            raise Conflict(
+                "a run is already in progress in this conversation",
+                hint="wait for it to finish, then send the message again",
             )
         run_id = await self.runs.create_run(owner, None)
         await self.runs.add_message(thread, "user", text, {"run_id": run_id})

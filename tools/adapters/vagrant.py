@@ -357,6 +357,10 @@ class VagrantAdapter:
             return status
         container, _ = inspected
         attrs = container.get("State") or {}
+        if state == "unknown" and attrs.get("Running"):
+            # Vagrant's docker provider reports a transient state it has no name for while
+            # the engine is busy; the container itself is the better witness.
+            status.state, status.running, status.message = "running", 1, None
         health = (attrs.get("Health") or {}).get("Status")
         exit_code = attrs.get("ExitCode") if not attrs.get("Running") else None
         # 137/143: killed by `vagrant halt` (SIGKILL after the stop timeout, or SIGTERM).
