@@ -172,9 +172,10 @@ class Assistant:
     async def recover(self) -> int:
         """After a start: runs the previous process left running are ended as failed.
 
-        A run that waits for an approval is a checkpoint and stays waiting; one that was
-        in the middle of a step when the process died cannot be trusted to continue, so
-        it ends with a message that says where to look for what completed. Embedded mode
+        A run that waits for an approval is a checkpoint and stays waiting; one that had
+        proposed a change and stopped just before waiting continues into that wait; one
+        that was in the middle of any other step cannot be trusted to continue, so it ends
+        with a message that says where to look for what completed. Embedded mode
         has one process; with several, run this only where runs execute.
         """
         ended = 0
@@ -183,6 +184,13 @@ class Assistant:
                 continue
             if await self.waiting_on(owner.conversation_id) is not None:
                 await self.runs.set_status(run_id, "waiting")
+                continue
+            snapshot = await self.graph.aget_state(self._config(owner.conversation_id))
+            if tuple(snapshot.next) == ("approve",):
+                # It had proposed a change and stopped just before waiting for the decision:
+                # continuing from the checkpoint only enters that wait.
+                emitter = RunEmitter(self.events, self.hub, owner.conversation_id, run_id)
+                self._spawn(owner.conversation_id, self._drive(owner, emitter, None))
                 continue
             error = (
                 "the server stopped during this run; check the deployments and the audit "
