@@ -12,18 +12,22 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from knowledge.retrieval import KnowledgeBase, KnowledgeItem, MiniLMEmbedding
 from knowledge.templates.catalog import TemplateCatalog
 from knowledge.templates.model import Template
 from windflow.errors import WindFlowError
 from windflow.settings import Settings
 
+if TYPE_CHECKING:
+    from knowledge.retrieval import KnowledgeBase, KnowledgeItem
+
 log = logging.getLogger("windflow.knowledge")
 
 
 def template_item(template: Template) -> KnowledgeItem:
+    from knowledge.retrieval import KnowledgeItem
+
     parameters = "\n".join(f"- {p.name} ({p.type}): {p.description}" for p in template.parameters)
     text = (
         f"# {template.name} {template.version}\n\n{template.description}\n\n"
@@ -52,6 +56,9 @@ class KnowledgeService:
         self.loaded = asyncio.Event()
 
     async def load(self) -> None:
+        # Chroma and onnxruntime cost half a second to import: only when knowledge is on.
+        from knowledge.retrieval import KnowledgeBase, MiniLMEmbedding
+
         try:
             token = self.settings.chroma_token
             embedding = await asyncio.to_thread(  # loads the model: off the event loop

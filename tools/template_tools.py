@@ -85,7 +85,7 @@ def _catalog(ctx: ToolContext) -> TemplateCatalog:
     return ctx.templates
 
 
-def _summary(template: Template) -> TemplateSummary:
+def summary_of(template: Template) -> TemplateSummary:
     return TemplateSummary(
         id=template.id,
         name=template.name,
@@ -144,7 +144,7 @@ async def search_templates(ctx: ToolContext, args: SearchInput) -> SearchOutput:
     """Search the template marketplace (PostgreSQL, Redis, WordPress, Gitea, Grafana, ...)
     by words, category and tags; returns ids to pass to show_template or deploy_template."""
     found = _catalog(ctx).search(args.query, args.category, args.tags)
-    return SearchOutput(templates=[_summary(t) for t in found[:SEARCH_LIMIT]], total=len(found))
+    return SearchOutput(templates=[summary_of(t) for t in found[:SEARCH_LIMIT]], total=len(found))
 
 
 @tool(risk="read", permission="stacks:read", targets=set())
@@ -153,7 +153,7 @@ async def show_template(ctx: ToolContext, args: TemplateRef) -> TemplateDetail:
     its compose file."""
     template = _catalog(ctx).get(args.template)
     return TemplateDetail(
-        **_summary(template).model_dump(),
+        **summary_of(template).model_dump(),
         parameters=[
             ParameterInfo(
                 name=p.name,

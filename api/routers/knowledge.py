@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from api.deps import OrgDep
 from api.schemas import Output
 from guardrails.rbac import Permission
-from knowledge.retrieval import KnowledgeUnavailable
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -39,6 +38,8 @@ async def search(
     ctx.require(Permission.CHAT_USE)
     service = ctx.state.knowledge
     if service.base is None:
+        from knowledge.retrieval import KnowledgeUnavailable  # the store's own error (503)
+
         raise KnowledgeUnavailable(
             service.error or "the knowledge base is still loading or disabled",
             hint="retry in a moment; check WINDFLOW_KNOWLEDGE_ENABLED and the server log",

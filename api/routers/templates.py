@@ -11,7 +11,7 @@ from api.deps import OrgDep
 from api.schemas import Input, Output
 from guardrails.rbac import Permission
 from tools.base import ToolResult
-from tools.template_tools import deploy_template
+from tools.template_tools import deploy_template, summary_of
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
@@ -58,12 +58,7 @@ class DeployTemplateIn(Input):
 
 def _out(template: Any) -> TemplateOut:
     return TemplateOut(
-        id=template.id,
-        name=template.name,
-        description=template.description,
-        category=template.category,
-        tags=list(template.tags),
-        version=template.version,
+        **summary_of(template).model_dump(),
         logo=template.logo,
         links=template.links.model_dump(mode="json"),
     )
