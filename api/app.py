@@ -14,18 +14,20 @@ from api import problems
 from api.approval_feed import ApprovalFeed
 from api.assistant_wiring import running_assistant, sweeping_approvals
 from api.auth.oidc import OidcVerifier
-from api.auth.rate_limit import SlidingWindowLimiter
 from api.body_limit import BodyLimitMiddleware
 from api.db.engine import Database, migrate
 from api.db.secrets_box import SecretsBox
 from api.knowledge_service import KnowledgeService, loading_knowledge
+from api.limits import tool_calls_limit
 from api.routers import (
+    audit,
     auth,
     chat,
     deployments,
     health,
     knowledge,
     orgs,
+    policies,
     stacks,
     streams,
     targets,
@@ -35,8 +37,10 @@ from api.routers import (
 )
 from api.security_headers import SecurityHeadersMiddleware
 from api.state import AppState
+from api.timeout import RequestTimeoutMiddleware
 from api.tooling import Tooling
 from guardrails.policy import policies_from
+from guardrails.rate_limit import rate_limiter_for
 from knowledge.templates.catalog import TemplateCatalog
 from tools.adapters.factory import AdapterOptions
 from tools.catalog import default_registry
@@ -56,6 +60,7 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
     approval_feed = ApprovalFeed(db)
     templates = TemplateCatalog.load()
     knowledge_service = KnowledgeService(settings, templates)
+    limiter = rate_limiter_for(settings.redis_url, settings.redis_prefix)
     tooling = Tooling.build(
         db,
         registry or default_registry(),
@@ -66,6 +71,8 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
         templates=templates,
         template_key=settings.fernet_key,
         on_approval_change=approval_feed.notify,
+        limiter=limiter,
+        tool_call_limit=tool_calls_limit(settings),
     )
     tooling.knowledge = knowledge_service
     return AppState(
@@ -76,7 +83,7 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
         approval_feed=approval_feed,
         knowledge=knowledge_service,
         secrets_box=secrets_box,
-        login_limiter=SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0),
+        limiter=limiter,
         http=http,
         oidc=OidcVerifier(settings, http) if settings.oidc_issuer else None,
     )
@@ -107,6 +114,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
             state.ready = False
             state.assistant = None
             await state.http.aclose()
+            await state.limiter.close()
             await state.db.dispose()
 
     app = FastAPI(
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         lifespan=lifespan,
     )
     app.state.windflow = state
+    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     problems.install(app)
@@ -127,6 +136,8 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         targets.router,
         stacks.router,
         deployments.router,
+        audit.router,
+        policies.router,
         streams.router,  # before tools: /approvals/stream is not an approval id
         tools.router,
         chat.router,

@@ -18,6 +18,8 @@ from api.db.engine import Database
 from api.db.models import Conversation, Membership, Organization, Run
 from api.db.repo.approvals import SqlApprovalStore
 from api.db.repo.conversations import SqlEventLog, SqlRunStore
+from api.db.types import utcnow
+from api.limits import RunBudget, run_budget
 from api.tooling import Tooling
 from assistant.checkpoints import open_checkpointer
 from assistant.context import Planner, Retriever, RunDeps
@@ -29,7 +31,7 @@ from assistant.rules import RulesPlanner
 from assistant.runs import Assistant, RunOwner
 from guardrails.approvals import ApprovalView
 from guardrails.rbac import Principal, Role
-from windflow.errors import PermissionDenied, WindFlowError
+from windflow.errors import PermissionDenied, RateLimited, WindFlowError
 from windflow.settings import Settings
 
 log = logging.getLogger("windflow.api")
@@ -59,6 +61,11 @@ class RunDepsFactory:
                 )
             )
             org = await session.get(Organization, owner.org_id)
+            budget: RunBudget
+            try:
+                budget = await run_budget(session, self.settings, owner.user_id, utcnow())
+            except RateLimited:  # the day's budget is spent: no further model turn
+                budget = RunBudget(max_tokens=0, max_cost_usd=None)
         if membership is None or org is None:
             raise PermissionDenied(
                 "the user who started this run is no longer a member of the organization",
@@ -77,6 +84,8 @@ class RunDepsFactory:
             planner=planner_for(self.settings, org.slug),
             emitter=emitter,
             max_steps=self.settings.assistant_max_steps,
+            max_tokens=budget.max_tokens,
+            max_cost_usd=budget.max_cost_usd,
             max_message_chars=self.settings.assistant_max_message_chars,
         )
         if self.retriever is not None:

@@ -222,6 +222,8 @@ class DeploymentOut(Output):
 
 class AuditOut(Output):
     id: str
+    seq: int
+    hash: str
     user_id: str | None
     target_id: str | None
     tool: str

@@ -8,13 +8,13 @@ import httpx
 
 from api.approval_feed import ApprovalFeed
 from api.auth.oidc import OidcVerifier
-from api.auth.rate_limit import RateLimiter
 from api.db.engine import Database
 from api.db.secrets_box import SecretsBox
 from api.knowledge_service import KnowledgeService
 from api.tooling import Tooling
 from assistant.events import EventHub
 from assistant.runs import Assistant
+from guardrails.rate_limit import RateLimiter
 from guardrails.rbac import RbacPolicy
 from windflow.errors import ConfigurationError
 from windflow.settings import Settings
@@ -26,7 +26,7 @@ class AppState:
     db: Database
     rbac: RbacPolicy
     secrets_box: SecretsBox
-    login_limiter: RateLimiter
+    limiter: RateLimiter  # rates of logins, runs and tool calls (memory or Redis)
     http: httpx.AsyncClient
     oidc: OidcVerifier | None
     tooling: Tooling

@@ -14,6 +14,7 @@ from api.db.repo import resources
 from api.db.repo.approvals import SqlApprovalStore
 from api.db.repo.audit import SqlAuditSink
 from api.db.repo.deployment_log import SqlDeploymentLog
+from api.db.repo.policies import SqlPolicySource
 from api.db.repo.stack_library import SqlStackLibrary
 from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
@@ -21,6 +22,7 @@ from api.knowledge_service import KnowledgeService
 from guardrails.approvals import ApprovalService, ApprovalView
 from guardrails.gate import Gate
 from guardrails.policy import ApprovalPolicy
+from guardrails.rate_limit import Limit, RateLimiter
 from guardrails.rbac import RbacPolicy
 from knowledge.templates.catalog import TemplateCatalog
 from tools.adapters.factory import AdapterOptions, build_adapter
@@ -42,6 +44,18 @@ def target_spec(target: Target, secrets_box: SecretsBox) -> TargetSpec:
         connection=dict(target.connection),
         secrets=secrets_box.open(target.secrets_encrypted),
     )
+
+
+@dataclass(frozen=True)
+class OrgTargets:
+    """``TargetDirectory`` over the database, bound to one organization."""
+
+    tooling: Tooling
+    org_id: str
+
+    async def find(self, name_or_id: str) -> TargetSpec:
+        async with self.tooling.db.session() as session:
+            return await self.tooling.resolve_target(session, self.org_id, name_or_id)
 
 
 @dataclass
@@ -71,12 +85,23 @@ class Tooling:
         templates: TemplateCatalog,
         template_key: bytes,
         on_approval_change: Callable[[str, str, str], None] | None = None,
+        limiter: RateLimiter | None = None,
+        tool_call_limit: Limit | None = None,
     ) -> Tooling:
         store = SqlApprovalStore(db, on_change=on_approval_change)
-        approvals = ApprovalService(store, rbac, policy, utcnow)
+        policies = SqlPolicySource(db)
+        approvals = ApprovalService(store, rbac, policy, utcnow, policies=policies)
+        gate = Gate(
+            rbac=rbac,
+            approvals=approvals,
+            audit=SqlAuditSink(db),
+            policies=policies,
+            limiter=limiter,
+            tool_call_limit=tool_call_limit,
+        )
         return cls(
             registry=registry,
-            gate=Gate(rbac=rbac, approvals=approvals, audit=SqlAuditSink(db)),
+            gate=gate,
             approvals=approvals,
             store=store,
             deployments=SqlDeploymentLog(db, secrets_box),
@@ -142,4 +167,5 @@ class Tooling:
             templates=self.templates,
             derive_secret=self.derive_secret,
             knowledge=self.knowledge.base if self.knowledge is not None else None,
+            directory=OrgTargets(self, org_id),
         )

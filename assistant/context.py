@@ -106,6 +106,9 @@ class RunDeps:
     emitter: RunEmitter
     retriever: Retriever = field(default_factory=NoRetriever)
     max_steps: int = 12
+    # The run's model budget (per-run cap, or what is left of the user's day); None = none.
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
     max_message_chars: int = 20_000
     snippets_limit: int = 4
     _targets: list[TargetSpec] | None = None

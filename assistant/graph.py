@@ -27,7 +27,7 @@ from guardrails.approvals import ApprovalView
 from guardrails.injection import mark_untrusted
 from tools.base import Tool, ToolContext, ToolResult
 from tools.targets import TargetSpec
-from windflow.errors import ModelError, NotFound, WindFlowError
+from windflow.errors import ModelError, NotFound, RateLimited, WindFlowError
 
 OUTPUT_PREVIEW_CHARS = 2000
 
@@ -101,6 +101,17 @@ def _visible(deps: RunDeps, targets: list[TargetSpec]) -> list[Tool[Any, Any]]:
     return deps.gate.visible_tools(candidates, deps.principal, deps.org_id, None)
 
 
+def _over_budget(deps: RunDeps, usage: Usage) -> str | None:
+    """Why the run may not call the model again, if its token or cost budget is spent."""
+    tokens = usage.prompt + usage.completion
+    if deps.max_tokens is not None and tokens >= deps.max_tokens:
+        return f"this run used {tokens:,} model tokens; its budget is {deps.max_tokens:,}"
+    cost = usage.cost_usd or 0.0
+    if deps.max_cost_usd is not None and cost >= deps.max_cost_usd:
+        return f"this run cost ${cost:.4f}; its budget is ${deps.max_cost_usd:.4f}"
+    return None
+
+
 async def guard_input(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any]:
     request = (state.get("request") or "").strip()
     limit = runtime.context.max_message_chars
@@ -131,6 +142,14 @@ async def think(state: AgentState, runtime: Runtime[RunDeps]) -> dict[str, Any]:
         return {
             "answer": f"I stopped after {steps} steps without reaching an answer. Nothing else "
             "was changed; the steps so far are above. Narrow the request or continue it.",
+            "outcome": "stopped",
+            "queue": [],
+        }
+    spent = _over_budget(deps, _usage(state))
+    if spent is not None:
+        return {
+            "answer": f"I stopped: {spent}. Nothing else was changed; the steps so far are "
+            "above. Continue later, or ask an admin to raise the budget.",
             "outcome": "stopped",
             "queue": [],
         }
@@ -221,9 +240,12 @@ async def _propose(
         result = ToolResult.failed(request.name, exc)
         await _finished(deps, request.id, result)
         return tool_message(request.id, result), None
-    result = await deps.gate.call(
-        tool, ctx, deps.principal, arguments, thread_id=deps.conversation_id
-    )
+    try:
+        result = await deps.gate.call(
+            tool, ctx, deps.principal, arguments, thread_id=deps.conversation_id
+        )
+    except RateLimited as exc:  # the model is told to slow down, like any failed call
+        result = ToolResult.failed(tool.name, exc)
     if result.status != "approval_required":
         await _finished(deps, request.id, result)
         return tool_message(request.id, result), None

@@ -60,6 +60,7 @@ async def run(calls: int, engine: DockerEngine) -> None:
             environment="test",
             secret_key="bench-secret-key-for-windflow-benchmarks-01234",
             database_url=f"sqlite+aiosqlite:///{data}/bench.db",
+            rate_limit_tool_calls_per_minute=1_000_000,  # measures the path, not the limit
         )
         app = create_app(settings)
         state = app.state.windflow

@@ -28,6 +28,8 @@ from api.db.repo import identity, resources
 from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
 from api.tooling import target_spec
+from cli.audit import audit_app
+from cli.policy import policy_app
 from guardrails.rbac import Role
 from tools import connectivity
 from tools.adapters.factory import AdapterOptions, build_adapter
@@ -44,6 +46,8 @@ target_app = typer.Typer(help="Targets: Docker hosts, Swarms, clusters, VMs.", n
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(target_app, name="target")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 
 console = Console()
 err = Console(stderr=True)

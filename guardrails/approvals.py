@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from guardrails.policies.engine import ApprovalRequirement, PolicySource, approval_requirement
 from guardrails.policy import ApprovalPolicy
 from guardrails.rbac import Permission, Principal, RbacPolicy
 from tools.base import ApprovalLedger, Plan
@@ -89,11 +90,24 @@ class ApprovalService:
         rbac: RbacPolicy,
         policy: ApprovalPolicy,
         clock: Any,
+        policies: PolicySource | None = None,
     ) -> None:
         self.store = store
         self.rbac = rbac
         self.policy = policy
         self._now = clock
+        # The organization's policy document overrides ``policy`` where it has rules.
+        self.policies = policies
+
+    async def requirement(
+        self, org_id: str, target_name: str | None, environment: str, risk: str
+    ) -> ApprovalRequirement | None:
+        if self.policies is None:
+            return None
+        document = await self.policies.document(org_id)
+        if document is None:
+            return None
+        return approval_requirement(document.matching(target_name, environment), risk)
 
     async def request(
         self,
@@ -108,12 +122,21 @@ class ApprovalService:
         plan: Plan,
         requested_by: str,
         thread_id: str | None = None,
+        target_name: str | None = None,
     ) -> ApprovalView:
         needed = self.policy.approvals_needed(risk, environment)
+        required = await self.requirement(org_id, target_name, environment, risk)
+        if required is not None and required.approvers is not None:
+            needed = required.approvers
         if needed == 0:
+            source = (
+                f"rule {', '.join(required.rules)} of the organization's policy"
+                if required is not None and required.approvers == 0
+                else "WINDFLOW_DESTRUCTIVE_APPROVALS"
+            )
             raise PermissionDenied(
-                f"{risk} changes are refused on {environment!r} targets by policy",
-                hint="do it by hand, or change WINDFLOW_DESTRUCTIVE_APPROVALS",
+                f"{risk} changes are refused on {environment!r} targets by policy ({source})",
+                hint=f"do it by hand, or change {source}",
             )
         return await self.store.create(
             NewApproval(
@@ -168,11 +191,27 @@ class ApprovalService:
             environment=approval.target_environment,
         )
         user = principal.user_id
-        if (
-            approve
-            and user == approval.requested_by
-            and not self.policy.self_approval_allowed(approval.target_environment)
-        ):
+        required = None
+        if self.policies is not None:
+            name = await self.policies.target_name(org_id, approval.target_id)
+            required = await self.requirement(
+                org_id, name, approval.target_environment, approval.risk
+            )
+        role = principal.role_in(org_id)
+        minimum = required.min_role if required is not None else None
+        if minimum is not None and role is not None and not role.at_least(minimum):
+            rules = ", ".join(required.rules) if required is not None else ""
+            raise PermissionDenied(
+                f"deciding a {approval.risk} change here needs role {minimum.value} or "
+                f"higher (rule {rules}); you are {role.value}",
+                hint="ask someone with that role to decide it",
+            )
+        self_forbidden = (
+            required.forbid_self_approval
+            if required is not None
+            else not self.policy.self_approval_allowed(approval.target_environment)
+        )
+        if approve and user == approval.requested_by and self_forbidden:
             raise PermissionDenied(
                 f"on {approval.target_environment!r} targets the requester cannot approve "
                 "their own change",

@@ -1,8 +1,8 @@
 """The one path from a proposed tool call to infrastructure.
 
-    propose -> parse -> RBAC (+ environment) -> read: run
-                                             -> mutate/destructive: plan -> Approval(pending)
-    approved -> execute_approved -> RBAC again -> ledger consumes the approval -> run
+    propose -> rate limit -> parse -> RBAC (+ environment) -> read: run
+                   -> mutate/destructive: policy (windows, workloads) -> plan -> Approval(pending)
+    approved -> execute_approved -> RBAC and policy again -> ledger consumes the approval -> run
 
 Every outcome is audited with redacted arguments. Neither the model nor the prompt takes
 part in any of these decisions.
@@ -11,14 +11,26 @@ part in any of these decisions.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from guardrails.approvals import ApprovalService
 from guardrails.audit import AuditEntry, AuditSink
+from guardrails.policies.engine import (
+    PolicySource,
+    Violation,
+    describe,
+    now_utc,
+    window_violations,
+    workload_violations,
+)
+from guardrails.policies.workloads import effective_config
+from guardrails.rate_limit import Limit, RateLimiter
 from guardrails.rbac import Permission, Principal, RbacPolicy
 from guardrails.redaction import redact
-from tools.base import Tool, ToolContext, ToolResult, canonical_json
+from tools.base import Plan, Tool, ToolContext, ToolResult, canonical_json
 from tools.bounded import bound_text
 from windflow.errors import InvalidInput, PermissionDenied, WindFlowError
 
@@ -30,6 +42,52 @@ class Gate:
     rbac: RbacPolicy
     approvals: ApprovalService
     audit: AuditSink
+    policies: PolicySource | None = None
+    limiter: RateLimiter | None = None
+    tool_call_limit: Limit | None = None
+    clock: Callable[[], datetime] = field(default=now_utc)
+
+    async def _policy_check(
+        self,
+        tool: Tool[Any, Any],
+        ctx: ToolContext,
+        principal: Principal,
+        args: Any,
+        emergency: bool,
+    ) -> tuple[list[Violation], list[str]]:
+        """Violations of the organization's policy, and change windows overridden."""
+        if self.policies is None:
+            return [], []
+        document = await self.policies.document(ctx.caller.org_id)
+        if document is None:
+            return [], []
+        target = ctx.target
+        rules = document.matching(
+            target.name if target else None, target.environment if target else "none"
+        )
+        if not rules:
+            return [], []
+        violations, overridden = window_violations(
+            rules, self.clock(), principal.role_in(ctx.caller.org_id), emergency
+        )
+        try:
+            config = await effective_config(ctx, args, tool.name)
+        except WindFlowError:
+            config = None  # unparsable input: the planner reports it with its own words
+        if config is not None:
+            violations += workload_violations(rules, config)
+        return violations, overridden
+
+    @staticmethod
+    def _refused(tool: Tool[Any, Any], violations: list[Violation]) -> ToolResult:
+        return ToolResult(
+            status="denied",
+            tool=tool.name,
+            error=describe(violations),
+            hint="change the call so that it complies with each rule, or ask an admin "
+            "to change the organization's policy",
+            data={"violations": [v.as_dict() for v in violations]},
+        )
 
     def visible_tools(
         self,
@@ -120,8 +178,16 @@ class Gate:
         raw_args: dict[str, Any] | None,
         *,
         thread_id: str | None = None,
+        emergency: bool = False,
     ) -> ToolResult:
-        """Propose a call: reads run now; mutations return approval_required with a plan."""
+        """Propose a call: reads run now; mutations return approval_required with a plan.
+
+        Raises RateLimited when the caller has made too many calls (nothing is audited
+        then: a flood must not flood the audit trail). ``emergency`` asks to override a
+        closed change window; only the API sets it, for a role the policy allows.
+        """
+        if self.limiter is not None and self.tool_call_limit is not None:
+            await self.limiter.hit(f"tools:user:{ctx.caller.user_id}", self.tool_call_limit)
         started = time.perf_counter()
         arguments = dict(raw_args or {})
         try:
@@ -138,11 +204,17 @@ class Gate:
             return await self._audit(
                 ctx, tool, arguments, await self._run(tool, ctx, args, None), started
             )
+        violations, overridden = await self._policy_check(tool, ctx, principal, args, emergency)
+        if violations:
+            return await self._audit(ctx, tool, arguments, self._refused(tool, violations), started)
+        if overridden:
+            arguments = {**arguments, "emergency_override": overridden}
         try:
-            plan = await tool.plan(ctx, args)
+            plan = _with_overrides(await tool.plan(ctx, args), overridden, principal)
             approval = await self.approvals.request(
                 org_id=ctx.caller.org_id,
                 target_id=ctx.target.id if ctx.target else None,
+                target_name=ctx.target.name if ctx.target else None,
                 environment=ctx.target.environment if ctx.target else "none",
                 tool=tool.name,
                 risk=tool.risk,
@@ -164,9 +236,18 @@ class Gate:
         return await self._audit(ctx, tool, arguments, result, started)
 
     async def execute_approved(
-        self, tool: Tool[Any, Any], ctx: ToolContext, principal: Principal, approval_id: str
+        self,
+        tool: Tool[Any, Any],
+        ctx: ToolContext,
+        principal: Principal,
+        approval_id: str,
+        *,
+        emergency: bool = False,
     ) -> ToolResult:
-        """Run a mutation whose approval was granted, with exactly the approved arguments."""
+        """Run a mutation whose approval was granted, with exactly the approved arguments.
+
+        The policy is asked again: a change window may have closed since the request.
+        """
         started = time.perf_counter()
         approval = await self.approvals.store.get(ctx.caller.org_id, approval_id)
         arguments = dict(approval.arguments) if approval else {}
@@ -182,5 +263,20 @@ class Gate:
         except InvalidInput as exc:
             failed = ToolResult.failed(tool.name, exc)
             return await self._audit(ctx, tool, arguments, failed, started, approval_id)
+        violations, overridden = await self._policy_check(tool, ctx, principal, args, emergency)
+        if violations:
+            refused = self._refused(tool, violations)
+            return await self._audit(ctx, tool, arguments, refused, started, approval_id)
+        if overridden:
+            arguments = {**arguments, "emergency_override": overridden}
         result = await self._run(tool, ctx, args, approval_id)
         return await self._audit(ctx, tool, arguments, result, started, approval_id)
+
+
+def _with_overrides(plan: Plan, overridden: list[str], principal: Principal) -> Plan:
+    if overridden:
+        plan.warnings.append(
+            f"EMERGENCY change outside the change window of {', '.join(overridden)}, "
+            f"requested by {principal.user_id}"
+        )
+    return plan

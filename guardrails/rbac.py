@@ -46,6 +46,8 @@ class Permission(StrEnum):
     APPROVALS_READ = "approvals:read"
     APPROVALS_DECIDE = "approvals:decide"
     AUDIT_READ = "audit:read"
+    POLICIES_READ = "policies:read"
+    POLICIES_WRITE = "policies:write"
     CHAT_USE = "chat:use"
 
 
@@ -70,6 +72,8 @@ _ADMIN = _OPERATOR | {
     Permission.TARGETS_WRITE,
     Permission.MEMBERS_WRITE,
     Permission.AUDIT_READ,
+    Permission.POLICIES_READ,
+    Permission.POLICIES_WRITE,
 }
 _OWNER = _ADMIN | {Permission.ORG_WRITE}
 

@@ -62,6 +62,31 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: int = 300
 
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0 to share rate limits between replicas; "
+        "process memory if unset",
+    )
+    redis_prefix: str = Field(
+        default="windflow:", description="Prefix of WindFlow's keys in a shared Redis"
+    )
+    rate_limit_runs_per_minute: int = Field(
+        default=20, ge=1, description="Assistant runs a user (and an API token) may start"
+    )
+    rate_limit_tool_calls_per_minute: int = Field(
+        default=120, ge=1, description="Tool calls per user (and API token), API and assistant"
+    )
+    assistant_max_tokens_per_run: int | None = Field(
+        default=200_000, ge=1, description="Model tokens (prompt + completion) per run"
+    )
+    assistant_max_cost_per_run_usd: float | None = Field(default=None, gt=0)
+    assistant_max_tokens_per_user_day: int | None = Field(
+        default=2_000_000, ge=1, description="Model tokens per user per UTC day"
+    )
+    assistant_max_cost_per_user_day_usd: float | None = Field(default=None, gt=0)
+    request_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Non-streaming requests are cut (504) after this"
+    )
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     page_size_max: int = Field(default=200, ge=1)
 

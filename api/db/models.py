@@ -254,26 +254,53 @@ class ApprovalVote(Base):
 
 
 class ToolInvocation(Base):
-    """The audit record: every tool call and every audited API action, allowed or not."""
+    """The audit record: every tool call and every audited API action, allowed or not.
+
+    Append-only and hash-chained per organization (guardrails/audit_chain.py); database
+    triggers refuse UPDATE and DELETE. The ids it names are plain columns, not foreign
+    keys: a record outlives the user, target or approval it mentions, unchanged.
+    """
 
     __tablename__ = "tool_invocations"
-    __table_args__ = (Index("ix_tool_invocations_org_created", "org_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_tool_invocations_org_created", "org_id", "created_at"),
+        UniqueConstraint("org_id", "seq", name="uq_tool_invocations_org_seq"),
+    )
     id: Mapped[str] = _id()
-    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    user_id: Mapped[str | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), default=None
-    )
-    target_id: Mapped[str | None] = mapped_column(
-        ForeignKey("targets.id", ondelete="SET NULL"), default=None
-    )
+    org_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    target_id: Mapped[str | None] = mapped_column(String(32), default=None)
     tool: Mapped[str] = mapped_column(String(100))
     risk: Mapped[str] = mapped_column(String(16))
     arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outcome: Mapped[str] = mapped_column(String(24))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     duration_ms: Mapped[float] = mapped_column(default=0.0)
-    approval_id: Mapped[str | None] = mapped_column(
-        ForeignKey("approvals.id", ondelete="SET NULL"), default=None
-    )
+    approval_id: Mapped[str | None] = mapped_column(String(32), default=None)
     conversation_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = _created()
+
+
+class AuditHead(Base):
+    """The newest link of an organization's audit chain; writers lock this row."""
+
+    __tablename__ = "audit_heads"
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OrgPolicy(Base):
+    """An organization's policy document (YAML, as written by an admin), one per org."""
+
+    __tablename__ = "org_policies"
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

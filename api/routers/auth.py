@@ -11,6 +11,7 @@ from api.auth.passwords import verify_password
 from api.db.repo import identity
 from api.db.types import utcnow
 from api.deps import CallerDep, OrgDep, SessionDep, StateDep
+from api.limits import login_limit
 from api.schemas import (
     ApiTokenCreated,
     ApiTokenIn,
@@ -42,8 +43,9 @@ async def _issue_pair(state: StateDep, session: SessionDep, user_id: str) -> Tok
 async def login(body: LoginIn, request: Request, state: StateDep, session: SessionDep) -> TokenPair:
     """Exchange email and password for an access token and a refresh token."""
     client = request.client.host if request.client else "unknown"
-    state.login_limiter.hit(f"ip:{client}")
-    state.login_limiter.hit(f"email:{body.email.lower()}")
+    limit = login_limit(state.settings)
+    await state.limiter.hit(f"login:ip:{client}", limit)
+    await state.limiter.hit(f"login:email:{body.email.lower()}", limit)
     user = await identity.user_by_email(session, body.email)
     valid = verify_password(user.password_hash if user else None, body.password)
     if user is None or not valid or not user.is_active:

@@ -10,7 +10,9 @@ from pydantic import Field
 
 from api.db.models import Conversation
 from api.db.repo import conversations as repo
+from api.db.types import utcnow
 from api.deps import OrgDep, PageDep
+from api.limits import count_by_user_and_token, run_budget, runs_limit
 from api.schemas import Input, Output, Page
 from assistant.events import RunEvent
 from assistant.runs import RunOwner
@@ -120,6 +122,8 @@ async def send_message(conversation_id: str, body: MessageIn, ctx: OrgDep) -> Ru
     """Send a message: starts a run whose progress is read from the events."""
     ctx.require(Permission.CHAT_USE)
     conversation = await conversation_of(ctx, conversation_id)
+    await count_by_user_and_token(ctx, "runs", runs_limit(ctx.state.settings))
+    await run_budget(ctx.session, ctx.state.settings, ctx.user_id, utcnow())
     owner = await _owner(ctx, conversation)
     run_id = await ctx.state.require_assistant().start(owner, body.text)
     return RunStarted(

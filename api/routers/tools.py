@@ -12,6 +12,7 @@ from api.assistant_wiring import owner_of_open_run
 from api.db.repo import resources
 from api.db.types import utcnow
 from api.deps import OrgDep, PageDep
+from api.limits import count_token_tool_call
 from api.schemas import Input, Output, Page
 from guardrails.approvals import ApprovalView
 from guardrails.rbac import Permission
@@ -33,6 +34,10 @@ class ToolOut(Output):
 class ToolCallIn(Input):
     target: str | None = Field(default=None, max_length=100, description="Target name or id")
     arguments: dict[str, Any] = Field(default_factory=dict)
+    emergency: bool = Field(
+        default=False,
+        description="Override a closed change window (the policy says which role may)",
+    )
 
 
 class DecisionIn(Input):
@@ -122,8 +127,11 @@ async def call_tool(name: str, body: ToolCallIn, ctx: OrgDep) -> ToolResult:
     spec = (
         await tooling.resolve_target(ctx.session, ctx.org_id, body.target) if body.target else None
     )
+    await count_token_tool_call(ctx)
     tool_ctx = tooling.context(user_id=ctx.user_id, org_id=ctx.org_id, target=spec)
-    return await tooling.gate.call(tool, tool_ctx, ctx.caller.principal, body.arguments)
+    return await tooling.gate.call(
+        tool, tool_ctx, ctx.caller.principal, body.arguments, emergency=body.emergency
+    )
 
 
 @router.get("/approvals", response_model=Page[ApprovalOut], tags=["approvals"])
@@ -211,7 +219,13 @@ async def deny(approval_id: str, body: DecisionIn, ctx: OrgDep) -> ApprovalOut:
 
 
 @router.post("/approvals/{approval_id}/execute", response_model=ToolResult, tags=["approvals"])
-async def execute(approval_id: str, ctx: OrgDep) -> ToolResult:
+async def execute(
+    approval_id: str,
+    ctx: OrgDep,
+    emergency: Annotated[
+        bool, Query(description="Override a closed change window (role per the policy)")
+    ] = False,
+) -> ToolResult:
     """Run an approved change, once, with exactly the approved arguments."""
     tooling = ctx.state.tooling
     view = await tooling.approvals.get(ctx.caller.principal, ctx.org_id, approval_id)
@@ -220,4 +234,6 @@ async def execute(approval_id: str, ctx: OrgDep) -> ToolResult:
     if view.target_id is not None:
         spec = await tooling.resolve_target(ctx.session, ctx.org_id, view.target_id)
     tool_ctx = tooling.context(user_id=ctx.user_id, org_id=ctx.org_id, target=spec)
-    return await tooling.gate.execute_approved(tool, tool_ctx, ctx.caller.principal, approval_id)
+    return await tooling.gate.execute_approved(
+        tool, tool_ctx, ctx.caller.principal, approval_id, emergency=emergency
+    )

@@ -1,0 +1,1 @@
+"""Organization policies: the document format, the effective config of a call, the engine."""
