@@ -17,6 +17,7 @@ from assistant.model import ModelTurn, TokenSink, ToolCallRequest, Usage
 from assistant.prompt import words
 from assistant.rules_common import Done, failure_text, history, pick_stack, tokens, which_stack
 from assistant.rules_kubernetes import diagnose_kubernetes
+from assistant.rules_migration import MIGRATE_WORDS, Step, migrate
 from tools.targets import TargetKind, TargetSpec
 
 _NO_TARGETS = "none yet (add one with `windflow target add`)"
@@ -76,19 +77,21 @@ class RulesPlanner:
         if isinstance(step, str):
             text = f"{step}\n\n{NO_MODEL_NOTE}"
             return ModelTurn(text=text, tool_calls=(), usage=Usage(), model="")
-        name, arguments = step
+        name, arguments, *preface = step  # a proposal may come with a word for the approver
         call = ToolCallRequest(
             id=f"rule_{len(done) + 1}", name=name, arguments=json.dumps(arguments)
         )
-        return ModelTurn(text="", tool_calls=(call,), usage=Usage(), model="")
+        return ModelTurn(text="".join(preface), tool_calls=(call,), usage=Usage(), model="")
 
-    def next_step(self, given: TurnInput, done: list[Done]) -> str | tuple[str, dict[str, Any]]:
+    def next_step(self, given: TurnInput, done: list[Done]) -> Step:
         request = given.request
         said = words(request)
         target = _mentioned_target(request, given.targets)
         compose = compose_in(request)
         if compose is not None and not (said & _DEPLOY and target):
             return self.lint(compose, done)
+        if said & MIGRATE_WORDS:
+            return migrate(request, given.targets, done)
         if said & _DIAGNOSE:
             return self.diagnose(request, target, given.targets, done)
         if said & _DEPLOY:

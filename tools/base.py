@@ -125,6 +125,14 @@ class StackLibrary(Protocol):
     async def get(self, org_id: str, name: str) -> SavedStack | None: ...
 
 
+class TargetDirectory(Protocol):
+    """The caller's organization's other targets, for tools that span two (migrations)."""
+
+    async def find(self, name_or_id: str) -> TargetSpec:
+        """The target of the caller's organization with this name or id, else NotFound."""
+        ...
+
+
 class EventSink(Protocol):
     async def emit(self, event_type: str, payload: Mapping[str, Any]) -> None: ...
 
@@ -153,6 +161,8 @@ class ToolContext:
     derive_secret: Callable[[str], bytes] | None = None
     # The knowledge base (knowledge.retrieval.KnowledgeBase), None while it loads.
     knowledge: Any = None
+    # Other targets of the caller's organization (never another organization's).
+    directory: TargetDirectory | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

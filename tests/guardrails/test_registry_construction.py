@@ -41,6 +41,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "vagrant_halt": {"stack": "blog"},
     "vagrant_destroy": {"stack": "blog"},
     "deploy_template": {"template": "redis", "stack": "blog"},
+    "migrate_stack": {"stack": "blog", "from_target": "old-host", "source_revision": 1},
 }
 
 
