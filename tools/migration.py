@@ -206,6 +206,8 @@ def convert_for(source: Source, destination: TargetSpec) -> Converted:
             incompatibilities=problems,
         )
     from tools.convert import convert  # the converters load their schemas lazily
+    from tools.convert.kubernetes import ALL_IN_ONE
+    from tools.convert.swarm import STACK_FILE
 
     kind: Literal["swarm", "kubernetes"] = (
         "swarm" if destination.kind == TargetKind.SWARM else "kubernetes"
@@ -216,11 +218,7 @@ def convert_for(source: Source, destination: TargetSpec) -> Converted:
         Incompatibility(service=item.service, field=item.field, reason=item.reason)
         for item in conversion.unmapped
     ]
-    text = (
-        "\n---\n".join(content.strip() for _, content in sorted(conversion.files.items()))
-        if kind == "kubernetes"
-        else "\n".join(conversion.files.values())
-    )
+    text = conversion.files[STACK_FILE if kind == "swarm" else ALL_IN_ONE]
     if kind == "swarm":
         converted = load_stack(text, name=source.stack.name, file=f"{source.stack.name}@swarm")
         return Converted(
@@ -437,11 +435,33 @@ async def _plan_migrate(ctx: ToolContext, args: MigrateInput) -> Plan:
     )
 
 
+# Reasons that waiting will not fix: the check reports them at once instead of waiting.
+HOPELESS_REASONS = frozenset(
+    {
+        "Unschedulable",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
+
+
+def _hopeless(service: ServiceStatus) -> bool:
+    reasons = set(getattr(service, "pod_reasons", ()) or ())
+    return service.state in ("failed", "exited") or bool(reasons & HOPELESS_REASONS)
+
+
 def _service_check(service: ServiceStatus) -> ServiceCheck:
     up = service.state == "running" and service.health in ("healthy", "none")
     detail = f"{service.state}, {service.running}/{service.desired} running"
     if service.health != "none":
         detail += f", {service.health}"
+    reasons = list(getattr(service, "pod_reasons", ()) or ())
+    if reasons and not up:
+        detail += f" ({', '.join(reasons)})"
     if service.message and not up:
         detail += f": {service.message}"
     return ServiceCheck(service=service.name, ok=up, detail=detail)
@@ -449,13 +469,12 @@ def _service_check(service: ServiceStatus) -> ServiceCheck:
 
 def _compare(expected: list[str], status: StackStatus) -> list[ServiceCheck]:
     seen = {s.name: s for s in status.services}
-    checks = [
+    return [
         _service_check(seen[name])
         if name in seen
         else ServiceCheck(service=name, ok=False, detail="not found on the destination")
         for name in expected
     ]
-    return checks
 
 
 @tool(risk="read", permission="targets:read", targets=DESTINATIONS)
@@ -470,9 +489,12 @@ async def verify_migration(ctx: ToolContext, args: VerifyInput) -> MigrationChec
     adapter = stack_adapter(ctx)
     started = time.monotonic()
     while True:
-        checks = _compare(expected, await adapter.status(args.stack))
+        status = await adapter.status(args.stack)
+        checks = _compare(expected, status)
         waited = time.monotonic() - started
-        if all(c.ok for c in checks) or waited >= args.wait_seconds:
+        down = {c.service for c in checks if not c.ok}
+        stuck = {s.name for s in status.services if s.name in down and _hopeless(s)}
+        if not down or down == stuck or waited >= args.wait_seconds:
             break
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, args.wait_seconds - waited)))
     failing = [c for c in checks if not c.ok]

@@ -232,7 +232,8 @@ async def test_moves_a_stack_from_a_docker_host_to_a_swarm_through_approvals(
             assert target is not None
             log = api.state.tooling.deployments
             record = await log.previous(org_id=org.id, target_id=target.id, stack_name=stack)
-            assert record is not None and record.approval_id == deploy["payload"]["approval_id"]
+            assert record is not None and record.status == "succeeded"
+            assert "windflow-test/busybox:1" in record.rendered_config
     finally:
         _remove_everywhere(stack, old_host, swarm_engine)
 
@@ -305,6 +306,7 @@ async def test_an_unhealthy_destination_stops_the_move_before_anything_is_remove
         answer = await chat.answer(conversation)
         # No kubelet runs here: the pods stay Pending, so the move must stop.
         assert "is not healthy on `k8s`" in answer and "nothing was removed" in answer
+        assert "Unschedulable" in answer  # reported at once, not after the full wait
         assert set(ids(old_host, stack)) == {"db", "web"}
         kinds = [e["payload"]["tool"] for e in await chat.events(conversation)
                  if e["type"] == "tool_started"]  # fmt: skip
