@@ -315,3 +315,77 @@ async def test_an_unhealthy_destination_stops_the_move_before_anything_is_remove
         _remove_everywhere(stack, old_host)
         with contextlib.closing(kube_api.api_client()) as client:
             k8s.CoreV1Api(client).delete_namespace(namespace)
+
+
+@pytest.mark.docker
+async def test_a_stack_moves_from_a_vagrant_vm_to_a_docker_host_through_the_api(
+    api: ApiHarness, docker_engine: DockerEngine
+) -> None:
+    """VM -> Docker: the VM's recorded deployment is what moves (as vagrant_up records it)."""
+    org = await _org(
+        api,
+        {
+            "vm-1": ("vagrant", {"provider": "virtualbox"}, {}),
+            "docker-b": ("docker", {"host": docker_engine.host}, {}),
+        },
+    )
+    stack = f"vm{uuid.uuid4().hex[:6]}"
+    async with api.state.db.session() as session:
+        vm = await resources.target_by_name(session, org.id, "vm-1")
+        assert vm is not None
+    log = api.state.tooling.deployments
+    record = await log.begin(
+        org_id=org.id,
+        target_id=vm.id,
+        stack_name=stack,
+        rendered_config=BLOG,
+        approval_id=None,
+        user_id=org.users[Role.OPERATOR],
+    )
+    await log.finish(record.id, "succeeded")
+    operator, admin = org.headers(Role.OPERATOR), org.headers(Role.ADMIN)
+
+    planned = await api.client.post(
+        "/tools/plan_migration/call",
+        headers=operator,
+        json={"target": "vm-1", "arguments": {"stack": stack, "to_target": "docker-b"}},
+    )
+    assert planned.status_code == 200, planned.text
+    plan = planned.json()["data"]
+    assert (plan["source_kind"], plan["destination_kind"], plan["ready"]) == (
+        "vagrant",
+        "docker",
+        True,
+    )
+    assert [s["tool"] for s in plan["steps"]] == [
+        "migrate_stack",
+        "verify_migration",
+        None,
+        "remove_stack",
+        "verify_migration",
+    ]
+    step = plan["steps"][0]
+    proposed = await api.client.post(
+        "/tools/migrate_stack/call",
+        headers=operator,
+        json={"target": step["target"], "arguments": step["arguments"]},
+    )
+    assert proposed.json()["status"] == "approval_required", proposed.text
+    assert ids(docker_engine, stack) == {}
+    approval = proposed.json()["approval_id"]
+    try:
+        decided = await api.client.post(f"/approvals/{approval}/approve", headers=admin, json={})
+        assert decided.status_code == 200, decided.text
+        executed = await api.client.post(f"/approvals/{approval}/execute", headers=operator)
+        assert executed.json()["status"] == "ok", executed.text
+        assert set(ids(docker_engine, stack)) == {"db", "web"}
+        again = await api.client.post(f"/approvals/{approval}/execute", headers=operator)
+        assert again.json()["status"] == "denied"  # an approval runs once
+        checked = await api.client.post(
+            "/tools/verify_migration/call",
+            headers=operator,
+            json={"target": "docker-b", "arguments": {"stack": stack, "from_target": "vm-1"}},
+        )
+        assert checked.json()["data"]["ok"] is True, checked.text
+    finally:
+        _remove_everywhere(stack, docker_engine)
