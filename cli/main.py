@@ -29,6 +29,7 @@ from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
 from api.tooling import target_spec
 from cli.audit import audit_app
+from cli.convert import convert_command
 from cli.policy import policy_app
 from guardrails.rbac import Role
 from tools import connectivity
@@ -48,6 +49,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(target_app, name="target")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.command("convert")(convert_command)
 
 console = Console()
 err = Console(stderr=True)
