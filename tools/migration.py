@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field
 
 from tools.adapters.protocol import ServiceStatus, StackStatus
@@ -171,11 +172,20 @@ async def load_source(ctx: ToolContext, source: TargetSpec, stack: str) -> Sourc
     return Source(target=source, record=record, stack=loaded)
 
 
-def _mask(text: str, env: Mapping[str, str]) -> str:
+def _shown_manifests(text: str, env: Mapping[str, str]) -> str:
+    """Manifests as plans and history show them: Secret values never, env values as ${X}."""
+    documents = []
+    for document in yaml.safe_load_all(text):
+        if isinstance(document, dict) and document.get("kind") == "Secret":
+            for key in ("data", "stringData"):
+                if isinstance(document.get(key), dict):
+                    document[key] = dict.fromkeys(document[key], "<redacted>")
+        documents.append(document)
+    shown = yaml.safe_dump_all(documents, sort_keys=False)
     for name, value in sorted(env.items(), key=lambda item: -len(item[1])):
         if len(value) >= 8:
-            text = text.replace(value, "${" + name + "}")
-    return text
+            shown = shown.replace(value, "${" + name + "}")
+    return shown
 
 
 def _blocking(stack: Stack) -> list[Incompatibility]:
@@ -228,7 +238,10 @@ def convert_for(source: Source, destination: TargetSpec) -> Converted:
             incompatibilities=problems,
         )
     return Converted(
-        stack=None, manifests=text + "\n", displayed=_mask(text, env), incompatibilities=problems
+        stack=None,
+        manifests=text + "\n",
+        displayed=_shown_manifests(text, env),
+        incompatibilities=problems,
     )
 
 

@@ -26,6 +26,8 @@ from tests.assistant.chat import Chat
 from tests.infra.availability import require
 from tests.infra.docker_engine import BUSYBOX_IMAGE, DockerEngine, EngineError
 from tests.infra.kubernetes_api import KubeApiServer
+from tools.base import DeploymentRecord
+from tools.migration import Source, convert_for
 from tools.migration_data import data_notes, switch_notes
 from tools.stack import load_stack
 from tools.targets import TargetKind, TargetSpec
@@ -389,3 +391,29 @@ async def test_a_stack_moves_from_a_vagrant_vm_to_a_docker_host_through_the_api(
         assert checked.json()["data"]["ok"] is True, checked.text
     finally:
         _remove_everywhere(stack, docker_engine)
+
+
+def test_converted_configs_shown_to_approvers_hold_no_secret_values() -> None:
+    compose = """
+services:
+  db:
+    image: postgres:16.4
+    environment:
+      POSTGRES_PASSWORD: canary-literal-7f3a9
+      API_TOKEN: ${API_TOKEN}
+"""
+    env = {"API_TOKEN": "canary-from-env-91c2d"}
+    record = DeploymentRecord(
+        id="d", revision=3, rendered_config=compose, status="succeeded", env=env
+    )
+    source = Source(
+        target=_spec("docker-1", TargetKind.DOCKER),
+        record=record,
+        stack=load_stack(compose, name="blog", env=env),
+    )
+    for kind in (TargetKind.KUBERNETES, TargetKind.SWARM, TargetKind.DOCKER):
+        converted = convert_for(source, _spec("dest", kind))
+        assert "canary-from-env-91c2d" not in converted.displayed
+        if kind is TargetKind.KUBERNETES:
+            assert "canary-literal-7f3a9" not in converted.displayed
+            assert "canary-literal-7f3a9" in (converted.manifests or "")  # what is applied
