@@ -1,6 +1,6 @@
 """API latency and footprint against a real uvicorn process over loopback.
 
-    .venv/bin/python -m bench.api [--requests 3000] [--concurrency 50] [--rate 4]
+    .venv/bin/python -m bench.api [--requests 3000] [--concurrency 50] [--rate 1]
 
 Prints p50/p95/p99 and requests/s for GET /targets and POST /stacks with 50 concurrent
 clients, seconds from process start to /ready, and the server's idle RSS, with and
@@ -62,7 +62,9 @@ async def load(
     headers = {"Authorization": f"Bearer {server.token}"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=headers, limits=limits, timeout=60
+    ) as client:
 
         async def worker() -> None:
             nonlocal remaining, errors
@@ -173,7 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=4.0, help="requests/s per paced client")
+    parser.add_argument("--rate", type=float, default=1.0, help="requests/s per paced client")
     options = parser.parse_args()
     for with_libs in (False, True):
         with tempfile.TemporaryDirectory() as data:
