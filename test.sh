@@ -18,6 +18,6 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== mypy"
-.venv/bin/mypy windflow api assistant guardrails tools knowledge cli bench
+.venv/bin/mypy windflow api assistant guardrails tools knowledge cli bench channels
 echo "== pytest"
 exec .venv/bin/python -m pytest -q "$@"

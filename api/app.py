@@ -39,6 +39,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from api.state import AppState
 from api.timeout import RequestTimeoutMiddleware
 from api.tooling import Tooling
+from channels.mcp_server import McpHttpChannel
 from guardrails.policy import policies_from
 from guardrails.rate_limit import rate_limiter_for
 from knowledge.templates.catalog import TemplateCatalog
@@ -92,6 +93,7 @@ def build_state(settings: Settings, registry: ToolRegistry | None = None) -> App
 def create_app(settings: Settings | None = None, registry: ToolRegistry | None = None) -> FastAPI:
     settings = settings or Settings()
     state = build_state(settings, registry)
+    mcp = McpHttpChannel(state, settings.host)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
                 sweeping_approvals(
                     state.tooling.store, state.db, bot, settings.approval_sweep_seconds
                 ),
+                mcp.running(),
             ):
                 state.assistant = bot
                 state.ready = True
@@ -145,5 +148,6 @@ def create_app(settings: Settings | None = None, registry: ToolRegistry | None =
         knowledge.router,
     ):
         app.include_router(router)
+    mcp.install(app)  # /mcp: the tools over MCP, bearer token, before the UI's catch-all
     ui.install(app, settings.ui_dir)
     return app

@@ -6,7 +6,6 @@ whoever operates the server), reusing the same repository functions as the API.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -22,20 +21,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import api_tokens
 from api.auth.passwords import hash_password
-from api.db.engine import Database, migrate
+from api.db.engine import Database
 from api.db.models import Organization, Target
 from api.db.repo import identity, resources
 from api.db.secrets_box import SecretsBox
 from api.db.types import utcnow
 from api.tooling import target_spec
+from cli.admin_db import find_org, run_with_db
+from cli.ask import ask_command, chat_command
 from cli.audit import audit_app
 from cli.convert import convert_command
+from cli.mcp import mcp_command
 from cli.policy import policy_app
 from guardrails.rbac import Role
 from tools import connectivity
 from tools.adapters.factory import AdapterOptions, build_adapter
 from tools.targets import parse_kind, validate_connection, validate_secrets
-from windflow.errors import InvalidInput, NotFound, WindFlowError
+from windflow.errors import InvalidInput, NotFound
 from windflow.settings import Settings
 
 app = typer.Typer(
@@ -50,6 +52,9 @@ app.add_typer(target_app, name="target")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.command("convert")(convert_command)
+app.command("ask")(ask_command)
+app.command("chat")(chat_command)
+app.command("mcp")(mcp_command)
 
 console = Console()
 err = Console(stderr=True)
@@ -61,40 +66,14 @@ OrgOption = Annotated[str | None, typer.Option("--org", help="Organization slug 
 def _run(work: Callable[[Settings, AsyncSession], Awaitable[T]]) -> T:
     """Run one administrative transaction against the configured database."""
 
-    async def go(settings: Settings) -> T:
-        db = Database(settings.resolved_database_url)
-        try:
-            async with db.transaction() as session:
-                return await work(settings, session)
-        finally:
-            await db.dispose()
+    async def in_transaction(settings: Settings, db: Database) -> T:
+        async with db.transaction() as session:
+            return await work(settings, session)
 
-    try:
-        settings = Settings()
-        if settings.database_url is None:
-            settings.ensure_data_dir()
-        migrate(settings.resolved_database_url)
-        return asyncio.run(go(settings))
-    except WindFlowError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        if exc.hint:
-            err.print(f"[yellow]hint:[/yellow] {exc.hint}")
-        raise typer.Exit(code=2) from exc
+    return run_with_db(in_transaction)
 
 
-async def _org(session: AsyncSession, org: str | None) -> Organization:
-    if org is None:
-        orgs = list(await session.scalars(select(Organization)))
-        if len(orgs) == 1:
-            return orgs[0]
-        raise InvalidInput(
-            "several organizations exist" if orgs else "no organization exists",
-            hint="pass --org SLUG" if orgs else "run `windflow init` first",
-        )
-    found = await identity.find_org(session, org)
-    if found is None:
-        raise NotFound(f"organization {org!r} not found", hint="check the slug")
-    return found
+_org = find_org
 
 
 @app.command()

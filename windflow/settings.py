@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    server_url: str | None = Field(
+        default=None, description="WindFlow server the CLI and MCP clients talk to"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="API token of the CLI / MCP caller (windflow token create)"
+    )
     ui_dir: Path | None = Field(
         default=None, description="Folder of the web chat; the checkout's chat-ui by default"
     )

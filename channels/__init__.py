@@ -1,0 +1,1 @@
+"""Channels to the assistant and its tools outside the web UI: CLI rendering, bots, MCP."""
