@@ -153,7 +153,10 @@ class Assistant:
             self._cancel_reasons[thread] = f"cancelled by {owner.user_id}"
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            return "cancelled"
+            if self._cancel_reasons.pop(thread, None) is None:
+                return "cancelled"  # the graph was stopped and the run ended as cancelled
+            # The cancel landed after the graph had stopped (at its approval wait, or done):
+            # a waiting run is cancelled through its approval below, like any waiting run.
         waiting = await self.waiting_on(thread)
         if waiting is None:
             raise Conflict(
@@ -261,7 +264,12 @@ class Assistant:
             log.exception("run %s failed", emitter.run_id)
             error = f"internal error ({type(exc).__name__}); the run was stopped"
             await emitter.emit("error", {"code": "internal_error", "message": error})
-        await self._settle(owner, emitter, error)
+        settling = asyncio.ensure_future(self._settle(owner, emitter, error))
+        try:
+            await asyncio.shield(settling)
+        except asyncio.CancelledError:
+            await settling  # what happened is recorded in full before the cancel goes on
+            raise
 
     async def _settle(self, owner: RunOwner, emitter: RunEmitter, error: str | None) -> None:
         snapshot = await self.graph.aget_state(self._config(owner.conversation_id))

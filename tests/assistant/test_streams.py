@@ -216,7 +216,11 @@ async def test_cancelling_a_running_and_a_waiting_run(
         nothing = await http.post(f"/conversations/{conversation}/cancel", headers=operator)
         assert nothing.status_code == 409
         await _send(http, org, conversation, "take your time")
-        await asyncio.sleep(0.3)
+        for _ in range(200):  # cancel while the model call is under way, not before it
+            if model.requests:
+                break
+            await asyncio.sleep(0.05)
+        assert model.requests, "the run never called the model"
         cancelled = await http.post(f"/conversations/{conversation}/cancel", headers=operator)
         assert cancelled.status_code == 200, cancelled.text
         events = await _wait_event(http, org, conversation, "run_finished")
