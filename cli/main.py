@@ -31,6 +31,7 @@ from cli.admin_db import find_org, run_with_db
 from cli.ask import ask_command, chat_command
 from cli.audit import audit_app
 from cli.convert import convert_command
+from cli.lint import lint_command
 from cli.mcp import mcp_command
 from cli.policy import policy_app
 from guardrails.rbac import Role
@@ -52,6 +53,7 @@ app.add_typer(target_app, name="target")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.command("convert")(convert_command)
+app.command("lint")(lint_command)
 app.command("ask")(ask_command)
 app.command("chat")(chat_command)
 app.command("mcp")(mcp_command)

@@ -21,7 +21,8 @@ from windflow.errors import InvalidInput
 
 LintSeverity = Literal["error", "warning", "info"]
 RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
-PENALTY: dict[str, int] = {"error": 25, "warning": 6, "info": 1}
+# Notes (info) are suggestions: they do not lower the score.
+PENALTY: dict[str, int] = {"error": 25, "warning": 6, "info": 0}
 # One rule broken by many services is one habit to fix: its cost is capped.
 MAX_RULE_PENALTY = 2
 MAX_COMPOSE_CHARS = 200_000
@@ -46,6 +47,21 @@ _DB_HEALTHCHECKS = {
     "mongo": '["CMD", "mongosh", "--quiet", "--eval", "db.adminCommand(\'ping\')"]',
 }
 _DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+_SENSITIVE_PATHS = {
+    "/": "whole filesystem",
+    "/etc": "configuration and password files",
+    "/root": "root's home and keys",
+    "/proc": "process table and kernel settings",
+    "/sys": "kernel and device settings",
+    "/boot": "kernel and boot loader",
+    "/dev": "devices",
+    "/var/lib/docker": "containers and images",
+    "/home": "users' files and keys",
+    "/var/run": "runtime sockets",
+    "/run": "runtime sockets",
+}
+IGNORE_LABEL = "windflow.lint.ignore"
+PUBLIC_LABEL = "windflow.lint.public"
 
 
 class LintInput(ToolInput):
@@ -70,6 +86,10 @@ class LintReport(BaseModel):
     score: int = Field(ge=0, le=100)
     summary: str
     findings: list[LintFinding]
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="service/rule pairs silenced by a windflow.lint.ignore label",
+    )
 
 
 def _repository(image: str) -> str:
@@ -232,6 +252,44 @@ _RULES: dict[str, _Rule] = {
         "sets container_name: it cannot be scaled and the name can clash with another stack",
         "remove container_name; containers are then named {stack}-{service}-N",
     ),
+    "port_all_interfaces": _Rule(
+        "info",
+        "publishes port {target} on every interface (host port {published}); if only a "
+        "proxy on this host needs it, bind it to 127.0.0.1",
+        'ports: ["127.0.0.1:{published}:{target}"]   # or label the service '
+        'windflow.lint.public: "true" when it is meant to be public',
+    ),
+    "runs_as_root": _Rule(
+        "info",
+        "sets no user: unless its image switches user, it runs as root, so a breakout "
+        "starts with root's rights",
+        'user: "1000:1000"   # a user the image supports',
+    ),
+    "writable_root_fs": _Rule(
+        "info",
+        "has a writable root filesystem: an intruder can change binaries and config",
+        "read_only: true\ntmpfs: [/tmp]   # and volumes for what it must write",
+    ),
+    "privilege_escalation": _Rule(
+        "info",
+        "allows privilege escalation (setuid binaries can gain rights)",
+        "security_opt: [no-new-privileges:true]",
+    ),
+    "capabilities_kept": _Rule(
+        "info",
+        "keeps Docker's default capabilities; most services need none of them",
+        "cap_drop: [ALL]\ncap_add: [NET_BIND_SERVICE]   # only what it really needs",
+    ),
+    "sensitive_host_mount": _Rule(
+        "warning",
+        "mounts the host path {source} at {target}: it can read or change the host's {what}",
+        "mount a named volume or a specific file instead of {source}",
+    ),
+    "obsolete_version": _Rule(
+        "info",
+        "the top-level version: key is obsolete and ignored by Compose",
+        "remove the version: line",
+    ),
     "database_port_exposed": _Rule(
         "warning",
         "publishes {db} port {target} on every interface (host port {published}): anyone who "
@@ -290,13 +348,24 @@ class _Checker:
             why = "uses the moving tag :latest" if tag else "has no tag (so it means :latest)"
             self.add("image_unpinned", svc, "image", why=why, repository=repository)
         db = _database(svc.image)
-        for port in svc.ports if db else []:
-            if port.published is not None and port.host_ip in (None, "", "0.0.0.0", "::"):
+        public = svc.labels.get(PUBLIC_LABEL, "").lower() in ("true", "1", "yes")
+        for port in svc.ports:
+            if port.published is None or port.host_ip not in (None, "", "0.0.0.0", "::"):
+                continue
+            if db:
                 self.add(
                     "database_port_exposed",
                     svc,
                     "ports",
                     db=db,
+                    target=port.target,
+                    published=port.published,
+                )
+            elif not public:
+                self.add(
+                    "port_all_interfaces",
+                    svc,
+                    "ports",
                     target=port.target,
                     published=port.published,
                 )
@@ -338,6 +407,54 @@ class _Checker:
                 self.add("docker_socket", svc, "volumes", target=mount.target)
         if "container_name" in svc.extras:
             self.add("container_name", svc, "container_name")
+        self.hardening(svc)
+
+    def hardening(self, svc: Service) -> None:
+        if svc.user in (None, "", "root", "0", "0:0"):
+            self.add("runs_as_root", svc, "user")
+        if not svc.read_only:
+            self.add("writable_root_fs", svc, "read_only")
+        if not any(o.replace("=", ":").startswith("no-new-privileges") for o in svc.security_opt):
+            self.add("privilege_escalation", svc, "security_opt")
+        if not svc.privileged and "ALL" not in {c.upper() for c in svc.cap_drop}:
+            self.add("capabilities_kept", svc, "cap_drop")
+        for mount in svc.volumes:
+            source = (mount.source or "").rstrip("/") or "/"
+            if mount.type == "bind" and source in _SENSITIVE_PATHS:
+                what = _SENSITIVE_PATHS[source]
+                self.add(
+                    "sensitive_host_mount",
+                    svc,
+                    "volumes",
+                    source=source,
+                    target=mount.target,
+                    what=what,
+                )
+
+
+def ignored_rules(stack: Stack) -> dict[str, set[str]]:
+    """Per service, the rules its ``windflow.lint.ignore`` label silences ("all" for all)."""
+    return {
+        name: {r.strip() for r in svc.labels.get(IGNORE_LABEL, "").split(",") if r.strip()}
+        for name, svc in stack.services.items()
+    }
+
+
+def suppress(
+    findings: list[LintFinding], ignored: dict[str, set[str]]
+) -> tuple[list[LintFinding], list[str]]:
+    """Findings a service's label silences are counted, never dropped unseen; errors that
+    make the file unusable cannot be silenced."""
+    kept: list[LintFinding] = []
+    silenced: list[str] = []
+    for finding in findings:
+        rules = ignored.get(finding.service or "", set())
+        unusable = finding.rule in ("yaml_syntax", "invalid_compose", "build_without_image")
+        if not unusable and (finding.rule in rules or "all" in rules):
+            silenced.append(f"{finding.service}/{finding.rule}")
+        else:
+            kept.append(finding)
+    return kept, silenced
 
 
 def _scrub(finding: LintFinding, secrets: list[str]) -> LintFinding:
@@ -381,6 +498,7 @@ def lint(compose: str, name: str = "stack") -> LintReport:
     findings: list[LintFinding] = []
     services: int | None = None
     secrets: list[str] = []
+    suppressed: list[str] = []
     try:
         document = parse(compose)
         found = _secrets(document)
@@ -407,7 +525,18 @@ def lint(compose: str, name: str = "stack") -> LintReport:
         findings = [*findings, *_parse_findings(exc)]
     else:
         services = len(stack.services)
+        if "version" in document.data:
+            findings.append(
+                LintFinding(
+                    rule="obsolete_version",
+                    severity=_RULES["obsolete_version"].severity,
+                    message=_RULES["obsolete_version"].message,
+                    fix=_RULES["obsolete_version"].fix,
+                    line=document.line_of(("version",)),
+                )
+            )
         findings += _Checker(stack, document).run()
+        findings, suppressed = suppress(findings, ignored_rules(stack))
         if required:
             findings.append(
                 LintFinding(
@@ -426,6 +555,7 @@ def lint(compose: str, name: str = "stack") -> LintReport:
         score=score,
         summary=_summary(findings, services, score),
         findings=findings,
+        suppressed=suppressed,
     )
 
 

