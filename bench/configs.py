@@ -70,10 +70,34 @@ def measure_conversions(runs: int = 50) -> dict[str, float]:
     return figures
 
 
+def measure_template_lint(runs: int = 5) -> float:
+    """Seconds to render and lint every curated template once (median of ``runs``)."""
+    from knowledge.templates.catalog import TemplateCatalog
+    from knowledge.templates.render import render
+    from tools.compose_lint import lint
+
+    templates = list(TemplateCatalog.load())
+    rendered = [(t.id, render(t, {}, stack_name=t.id).compose) for t in templates]
+    timings = []
+    findings = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        findings = sum(len(lint(text, name).findings) for name, text in rendered)
+        timings.append(time.perf_counter() - started)
+    median = statistics.median(timings)
+    print(
+        f"lint of all {len(rendered)} curated templates: {median * 1000:.0f} ms "
+        f"({median * 1000 / len(rendered):.1f} ms each), {findings} notes"
+    )
+    return median
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)
-    measure_conversions(parser.parse_args().runs)
+    runs = parser.parse_args().runs
+    measure_conversions(runs)
+    measure_template_lint()
 
 
 if __name__ == "__main__":
