@@ -216,7 +216,7 @@ async def test_safe_variants_do_not_fire() -> None:
 
 
 async def test_a_one_shot_job_needs_no_restart_policy_or_healthcheck() -> None:
-    compose = service("image: app:1\nrestart: 'no'\n" + LIMITS)
+    compose = service("image: app:1\nrestart: 'no'\n" + HARDENED + LIMITS)
     assert rules(await run(compose)) == {}
 
 
